@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "controllers/controller.h"
+
+const struct ctl_controller *const ctl_table[_CTL_MAX] = {
+    [CTL_CPU] = &ctl_cpu,
+    [CTL_MEMORY] = &ctl_memory,
+    [CTL_PIDS] = &ctl_pids,
+    [CTL_FREEZER] = &ctl_freezer,
+};
+
+const char *ctl_id_to_string(ctl_id id)
+{
+    return (id >= 0 && id < _CTL_MAX) ? ctl_table[id]->name : NULL;
+}
+
+ctl_id ctl_id_from_string(const char *s)
+{
+    for (int i = 0; i < _CTL_MAX; i++)
+        if (s && strcmp(s, ctl_table[i]->name) == 0)
+            return (ctl_id)i;
+    return _CTL_INVALID;
+}
+
+void ctl_warn(struct ctl_warnings *w, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!w || w->n >= sizeof(w->w) / sizeof(w->w[0]))
+        return;
+    w->w[w->n].key = key;
+    va_start(ap, fmt);
+    vsnprintf(w->w[w->n].msg, sizeof(w->w[w->n].msg), fmt, ap);
+    va_end(ap);
+    w->n++;
+}
+
+void ctl_settings_init(struct ctl_settings *s)
+{
+    s->cpu_weight = s->cpu_max_usec = s->cpu_period_usec = CTL_UNSET;
+    s->mem_max = s->mem_high = s->mem_low = s->mem_swap_max = CTL_UNSET;
+    s->pids_max = CTL_UNSET;
+}
+
+void ctl_usage_init(struct ctl_usage *u)
+{
+    u->cpu_usage_ns = u->cpu_user_ns = u->cpu_system_ns = CTL_UNSET;
+    u->cpu_nr_periods = u->cpu_nr_throttled = u->cpu_throttled_ns = CTL_UNSET;
+    u->mem_current = u->mem_peak = u->mem_oom_kills = CTL_UNSET;
+    u->pids_current = u->pids_peak = CTL_UNSET;
+    u->frozen = CTL_UNSET;
+}
+
+int ctl_apply_all(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                  struct ctl_warnings *w, struct cg_err *e)
+{
+    for (int i = 0; i < _CTL_MAX; i++) {
+        int r;
+        if (!ctl_table[i]->apply)
+            continue;
+        r = ctl_table[i]->apply(g, s, t, w, e);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int ctl_read_settings_all(struct cg_group *g, struct ctl_settings *ret)
+{
+    ctl_settings_init(ret);
+    for (int i = 0; i < _CTL_MAX; i++) {
+        int r;
+        if (!ctl_table[i]->read_settings)
+            continue;
+        r = ctl_table[i]->read_settings(g, ret);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int ctl_read_usage_all(struct cg_group *g, struct ctl_usage *ret)
+{
+    ctl_usage_init(ret);
+    for (int i = 0; i < _CTL_MAX; i++) {
+        int r;
+        if (!ctl_table[i]->read_usage)
+            continue;
+        r = ctl_table[i]->read_usage(g, ret);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+uint64_t ctl_weight_to_shares(uint64_t weight)
+{
+    uint64_t s;
+
+    if (weight == CTL_UNSET || weight == CTL_MAX)
+        return weight;
+    s = weight * 1024 / 100;
+    if (s < CTL_SHARES_MIN)
+        s = CTL_SHARES_MIN;
+    if (s > CTL_SHARES_MAX)
+        s = CTL_SHARES_MAX;
+    return s;
+}
+
+uint64_t ctl_shares_to_weight(uint64_t shares)
+{
+    uint64_t w;
+
+    if (shares == CTL_UNSET || shares == CTL_MAX)
+        return shares;
+    /* Rounded to nearest; weight*1024/100 truncates, so try the neighbours to find a
+     * weight whose forward conversion gives exactly these shares. */
+    w = (shares * 100 + 512) / 1024;
+    for (uint64_t c = w > 0 ? w - 1 : 0; c <= w + 1; c++)
+        if (c >= CTL_WEIGHT_MIN && c <= CTL_WEIGHT_MAX && ctl_weight_to_shares(c) == shares)
+            return c;
+    if (w < CTL_WEIGHT_MIN)
+        w = CTL_WEIGHT_MIN;
+    if (w > CTL_WEIGHT_MAX)
+        w = CTL_WEIGHT_MAX;
+    return w;
+}

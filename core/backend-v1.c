@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cgroup v1 and hybrid: one directory per hierarchy (cpu, cpuacct, memory, pids, freezer),
+ * created, joined and removed in each. Hierarchies mounted together ("cpu,cpuacct") share
+ * one directory and are handled once.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cgroup.h"
+#include "core/fileio.h"
+#include "core/internal.h"
+#include "core/log.h"
+#include "core/name.h"
+
+static int v1_prepare_base(struct cg_ctx *ctx, struct cg_err *e)
+{
+    /* v1 has no rule against processes in inner groups. */
+    return 0;
+}
+
+static int v1_create(struct cg_group *parent, const char *name, bool *ret_created,
+                     struct cg_group *child, struct cg_err *e)
+{
+    struct cg_ctx *ctx = parent->ctx;
+    bool made[_CG_H_MAX] = {false};
+    bool any = false;
+    int r = 0;
+
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        if (!cg_slot(ctx, h))
+            continue;
+        if (mkdirat(parent->fd[h], name, 0755) == 0)
+            made[h] = any = true;
+        else if (errno != EEXIST) {
+            r = cg_err_set(e, -errno, child->path, NULL, "cannot create group in %s hierarchy",
+                           cg_hier_to_string((enum cg_hier)h));
+            goto fail;
+        }
+        child->fd[h] = openat(parent->fd[h], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (child->fd[h] < 0) {
+            r = cg_err_set(e, -errno, child->path, NULL, "cannot open group in %s hierarchy",
+                           cg_hier_to_string((enum cg_hier)h));
+            goto fail;
+        }
+    }
+    *ret_created = any;
+    return 0;
+fail:
+    /* Put back exactly what this call made, so a failure leaves no half-created group. */
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        closep(&child->fd[h]);
+        child->fd[h] = -1;
+        if (made[h])
+            (void)unlinkat(parent->fd[h], name, AT_REMOVEDIR);
+    }
+    return r;
+}
+
+static int v1_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%d", (int)pid);
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        int r;
+        if (!cg_slot(g->ctx, h))
+            continue;
+        r = cg_write_at(g->fd[h], "cgroup.procs", buf);
+        if (r < 0)
+            return cg_err_set(e, r, g->path, "cgroup.procs", "moving pid %d into the %s hierarchy",
+                              (int)pid, cg_hier_to_string((enum cg_hier)h));
+    }
+    return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int v1_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
+{
+    pid_t *all = NULL;
+    size_t n = 0, k = 0;
+
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        _cleanup_free_ pid_t *p = NULL;
+        size_t m = 0;
+        pid_t *na;
+        int r;
+
+        if (!cg_slot(g->ctx, h))
+            continue;
+        r = cg_read_pids_at(g->fd[h], "cgroup.procs", &p, &m);
+        if (r < 0) {
+            free(all);
+            return r;
+        }
+        if (m == 0)
+            continue;
+        na = realloc(all, (n + m) * sizeof(pid_t));
+        if (!na) {
+            free(all);
+            return -ENOMEM;
+        }
+        all = na;
+        memcpy(all + n, p, m * sizeof(pid_t));
+        n += m;
+    }
+    if (n > 0) {
+        qsort(all, n, sizeof(pid_t), cmp_pid);
+        for (size_t i = 0; i < n; i++)
+            if (k == 0 || all[k - 1] != all[i])
+                all[k++] = all[i];
+    }
+    *ret = all;
+    *ret_n = k;
+    return 0;
+}
+
+/* Collects the pids of the directory dfd and every directory below it into *v. */
+static int collect_tree(int dfd, pid_t **v, size_t *n)
+{
+    _cleanup_free_ pid_t *p = NULL;
+    size_t m = 0;
+    DIR *d;
+    struct dirent *de;
+    int fd, r;
+
+    r = cg_read_pids_at(dfd, "cgroup.procs", &p, &m);
+    if (r < 0)
+        return r == -ENOENT ? 0 : r;
+    if (m > 0) {
+        pid_t *nv = realloc(*v, (*n + m) * sizeof(pid_t));
+        if (!nv)
+            return -ENOMEM;
+        *v = nv;
+        memcpy(*v + *n, p, m * sizeof(pid_t));
+        *n += m;
+    }
+    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    d = fdopendir(fd);
+    if (!d) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    r = 0;
+    while (r >= 0 && (de = readdir(d))) {
+        _cleanup_close_ int cfd = -1;
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            continue;
+        cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (cfd < 0)
+            continue;
+        r = collect_tree(cfd, v, n);
+    }
+    closedir(d);
+    return r;
+}
+
+static int tree_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
+{
+    pid_t *v = NULL;
+    size_t n = 0;
+
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        int r;
+        if (!cg_slot(g->ctx, h) || g->fd[h] < 0)
+            continue;
+        r = collect_tree(g->fd[h], &v, &n);
+        if (r < 0) {
+            free(v);
+            return r;
+        }
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+static int v1_populated(struct cg_group *g)
+{
+    _cleanup_free_ pid_t *v = NULL;
+    size_t n = 0;
+    int r;
+
+    r = tree_pids(g, &v, &n);
+    if (r < 0)
+        return r;
+    return n > 0;
+}
+
+/* Thaws every freezer directory from dfd down, so SIGKILL can be delivered. */
+static void thaw_tree(int dfd)
+{
+    DIR *d;
+    struct dirent *de;
+    int fd;
+
+    (void)cg_write_at(dfd, "freezer.state", "THAWED");
+    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    while ((de = readdir(d))) {
+        _cleanup_close_ int cfd = -1;
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            continue;
+        cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (cfd >= 0)
+            thaw_tree(cfd);
+    }
+    closedir(d);
+}
+
+void cg_kill_pids(const pid_t *pids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        (void)kill(pids[i], SIGKILL);
+}
+
+static int v1_kill(struct cg_group *g, struct cg_err *e)
+{
+    int ffd = cg_group_fd(g, CG_H_FREEZER);
+
+    /* v1 has no cgroup.kill. Freeze first so nothing can fork while we kill, SIGKILL every
+     * member, then thaw so the signals are delivered. Repeat until empty: a process that
+     * was mid-fork may leave a child we did not see on the first pass. Bounded to ~5 s. */
+    for (int round = 0; round < 1000; round++) {
+        _cleanup_free_ pid_t *v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (ffd >= 0)
+            (void)cg_write_at(ffd, "freezer.state", "FROZEN");
+        r = tree_pids(g, &v, &n);
+        if (r < 0)
+            return cg_err_set(e, r, g->path, "cgroup.procs", "cannot list processes");
+        cg_kill_pids(v, n);
+        if (ffd >= 0)
+            thaw_tree(ffd);
+        if (n == 0)
+            return 0;
+        (void)nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    }
+    return cg_err_set(e, -ETIMEDOUT, g->path, NULL, "processes survived SIGKILL for 5 s");
+}
+
+static int v1_remove(struct cg_group *g, struct cg_err *e)
+{
+    return cg_remove_dirs(g, e);
+}
+
+const struct cg_backend cg_backend_v1 = {
+    .name = "cgroupfs-v1",
+    .prepare_base = v1_prepare_base,
+    .create = v1_create,
+    .attach = v1_attach,
+    .pids = v1_pids,
+    .populated = v1_populated,
+    .kill = v1_kill,
+    .remove = v1_remove,
+};

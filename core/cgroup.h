@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The corral root, its groups, and the backend that manages them.
+ *
+ * A struct cg_ctx is made once per process: it discovers the layout, picks the backend
+ * (v2, or v1/hybrid) once, and resolves the root. A struct cg_group is an open group: it
+ * keeps one directory fd per hierarchy (one in all on v2) for as long as it lives, and
+ * every file operation goes through those fds with openat(), never through string paths.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+#include "core/hierarchy.h"
+
+struct cg_ctx;
+struct cg_group;
+
+struct cg_backend {
+    const char *name;
+    /* Makes the root usable (v2: moves the caller into a leaf, enables controllers). */
+    int (*prepare_base)(struct cg_ctx *ctx, struct cg_err *e);
+    /* Creates (or opens) child `name` of parent in every hierarchy. */
+    int (*create)(struct cg_group *parent, const char *name, bool *ret_created,
+                  struct cg_group *child, struct cg_err *e);
+    int (*attach)(struct cg_group *g, pid_t pid, struct cg_err *e);
+    /* Direct member processes (v1: the union over hierarchies). */
+    int (*pids)(struct cg_group *g, pid_t **ret, size_t *ret_n);
+    /* 1 when any process lives in the group or below, 0 when none. */
+    int (*populated)(struct cg_group *g);
+    /* SIGKILLs every process in the group and below and waits until it is empty. */
+    int (*kill)(struct cg_group *g, struct cg_err *e);
+    /* Removes the group's directories; it must be empty and have no children. */
+    int (*remove)(struct cg_group *g, struct cg_err *e);
+};
+
+extern const struct cg_backend cg_backend_v1;
+extern const struct cg_backend cg_backend_v2;
+
+struct cg_ctx {
+    struct cg_sysinfo sys;
+    const struct cg_backend *be;
+    /* The root as given (e.g. "corral", "/a/b", "./corral-test-1") and, per hierarchy,
+     * its absolute path inside that hierarchy. */
+    char *root_arg;
+    char *root_path[_CG_H_MAX];
+    /* The part of root_path that corral owns and may create or remove ("corral-test-1"),
+     * and what it sits in (the caller's cgroup for "./", the hierarchy root otherwise). */
+    char *root_rel;
+    char *base_path[_CG_H_MAX];
+};
+
+struct cg_group {
+    struct cg_ctx *ctx;
+    char *path;           /* relative to the corral root; "" for the root itself */
+    int fd[_CG_H_MAX];    /* -1 where the hierarchy is missing; v2 uses fd[0] only */
+};
+
+/* Discovers the system and resolves root (NULL: $CORRAL_ROOT, else "corral"). Touches nothing. */
+int cg_ctx_new(const char *root, struct cg_ctx **ret, struct cg_err *e);
+void cg_ctx_free(struct cg_ctx *ctx);
+DEFINE_POINTER_CLEANUP(struct cg_ctx, cg_ctx_free)
+
+bool cg_ctx_is_v2(const struct cg_ctx *ctx);
+/* Whether hierarchy h exists here (always true on v2 for the ones in cgroup.controllers). */
+bool cg_ctx_has(const struct cg_ctx *ctx, enum cg_hier h);
+
+/* Opens what the root sits in: the caller's own cgroup for "./" roots (its parent when the
+ * caller sits in corral's v2 leaf), the hierarchy root otherwise. Never created. */
+int cg_base_open(struct cg_ctx *ctx, struct cg_group **ret, struct cg_err *e);
+
+/* Opens the corral root; with create, creates it (and prepares the base) if missing. */
+int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct cg_err *e);
+
+/* Opens group `path` (relative to the root, validated); with create, creates every
+ * missing level. ret_created (optional) tells whether the last level was created. */
+int cg_group_open(struct cg_ctx *ctx, const char *path, bool create, struct cg_group **ret,
+                  bool *ret_created, struct cg_err *e);
+/* Opens or creates a direct child of an open group. */
+int cg_group_child(struct cg_group *parent, const char *name, bool create,
+                   struct cg_group **ret, bool *ret_created, struct cg_err *e);
+void cg_group_free(struct cg_group *g);
+/* A second handle on the same group (fds duplicated), or on its parent (not above the root's base). */
+int cg_group_dup(const struct cg_group *g, struct cg_group **ret);
+int cg_group_parent(const struct cg_group *g, struct cg_group **ret);
+DEFINE_POINTER_CLEANUP(struct cg_group, cg_group_free)
+
+/* The directory fd for hierarchy h, or -1 (v2: the one fd). */
+int cg_group_fd(const struct cg_group *g, enum cg_hier h);
+
+int cg_group_write(struct cg_group *g, enum cg_hier h, const char *file, const char *value,
+                   struct cg_err *e);
+int cg_group_read(struct cg_group *g, enum cg_hier h, const char *file, char *buf, size_t size);
+
+int cg_group_attach(struct cg_group *g, pid_t pid, struct cg_err *e);
+int cg_group_pids(struct cg_group *g, pid_t **ret, size_t *ret_n);
+int cg_group_populated(struct cg_group *g);
+int cg_group_kill(struct cg_group *g, struct cg_err *e);
+
+/* Child group names (only valid corral names; anything else is not ours and is skipped),
+ * sorted. *ret is a NULL-terminated malloc'ed array. */
+int cg_group_children(struct cg_group *g, char ***ret);
+void cg_strv_free(char **v);
+DEFINE_POINTER_CLEANUP(char *, cg_strv_free)
+
+/* Removes an empty leaf group. -EBUSY if it still holds processes or children. */
+int cg_group_remove(struct cg_group *g, struct cg_err *e);
+
+/* Removes the group and every group below it, deepest first. With kill, kills processes
+ * first; without, refuses with -EBUSY (nothing removed) if any process lives there. */
+int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill, struct cg_err *e);
+
+/* Removes the whole corral root (kills what runs there). For tests and the demo. Missing
+ * root is not an error. */
+int cg_root_destroy(struct cg_ctx *ctx, struct cg_err *e);

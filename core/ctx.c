@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cgroup.h"
+#include "core/internal.h"
+#include "core/log.h"
+#include "core/name.h"
+
+
+static char *path_join(const char *a, const char *b)
+{
+    char *r;
+    size_t la = strlen(a);
+
+    while (la > 0 && a[la - 1] == '/')
+        la--;
+    if (asprintf(&r, "%.*s/%s", (int)la, a, b) < 0)
+        return NULL;
+    return r;
+}
+
+static char *path_parent(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    if (!s || s == p)
+        return strdup("/");
+    return strndup(p, (size_t)(s - p));
+}
+
+bool cg_ctx_is_v2(const struct cg_ctx *ctx)
+{
+    return ctx->sys.mode == CG_MODE_V2;
+}
+
+bool cg_ctx_has(const struct cg_ctx *ctx, enum cg_hier h)
+{
+    return h >= 0 && h < _CG_H_MAX && ctx->sys.mount[h] != NULL;
+}
+
+void cg_ctx_free(struct cg_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    cg_sysinfo_done(&ctx->sys);
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        free(ctx->root_path[h]);
+        free(ctx->base_path[h]);
+    }
+    free(ctx->root_arg);
+    free(ctx->root_rel);
+    free(ctx);
+}
+
+int cg_ctx_new(const char *root, struct cg_ctx **ret, struct cg_err *e)
+{
+    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
+    const char *rel;
+    bool nested = false;
+    int r;
+
+    if (!root)
+        root = getenv("CORRAL_ROOT");
+    if (!root || !*root)
+        root = "corral";
+
+    if (strncmp(root, "./", 2) == 0) {
+        nested = true;
+        rel = root + 2;
+    } else if (root[0] == '/') {
+        rel = root + 1;
+    } else {
+        rel = root;
+    }
+    r = cg_path_validate(rel, e);
+    if (r < 0)
+        return cg_err_set(e, r, NULL, NULL,
+                          "invalid root '%s': give /NAME[/NAME...] or ./NAME[/NAME...] with "
+                          "names [a-z0-9_-]{1,64}",
+                          root);
+
+    ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return -ENOMEM;
+    r = cg_sysinfo_discover(&ctx->sys);
+    if (r < 0)
+        return cg_err_set(e, r, NULL, NULL, "no usable cgroup hierarchy found");
+    ctx->be = cg_ctx_is_v2(ctx) ? &cg_backend_v2 : &cg_backend_v1;
+    ctx->root_arg = strdup(root);
+    ctx->root_rel = strdup(rel);
+    if (!ctx->root_arg || !ctx->root_rel)
+        return -ENOMEM;
+
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        const char *own = ctx->sys.own[h];
+        char *base;
+
+        if (!ctx->sys.mount[h])
+            continue;
+        if (!nested)
+            base = strdup("/");
+        else if (cg_ctx_is_v2(ctx)) {
+            const char *bn = strrchr(own, '/');
+            base = (bn && strcmp(bn + 1, CG_V2_LEAF) == 0) ? path_parent(own) : strdup(own);
+        } else
+            base = strdup(own);
+        if (!base)
+            return -ENOMEM;
+        ctx->base_path[h] = base;
+        ctx->root_path[h] = path_join(base, rel);
+        if (!ctx->root_path[h])
+            return -ENOMEM;
+        cg_debug("root[%s] = %s%s", cg_hier_to_string((enum cg_hier)h), ctx->sys.mount[h],
+                 ctx->root_path[h]);
+    }
+    cg_debug("cgroup mode %s, backend %s", cg_mode_to_string(ctx->sys.mode), ctx->be->name);
+    *ret = TAKE_PTR(ctx);
+    return 0;
+}

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cgroup.h"
+#include "core/fileio.h"
+#include "core/internal.h"
+#include "core/log.h"
+#include "core/name.h"
+
+bool cg_slot(const struct cg_ctx *ctx, int h)
+{
+    if (cg_ctx_is_v2(ctx))
+        return h == 0;
+    return ctx->sys.mount[h] != NULL && ctx->sys.alias[h] < 0;
+}
+
+struct cg_group *cg_group_new(struct cg_ctx *ctx, const char *path)
+{
+    struct cg_group *g = calloc(1, sizeof(*g));
+
+    if (!g)
+        return NULL;
+    g->ctx = ctx;
+    g->path = strdup(path);
+    if (!g->path) {
+        free(g);
+        return NULL;
+    }
+    for (int h = 0; h < _CG_H_MAX; h++)
+        g->fd[h] = -1;
+    return g;
+}
+
+void cg_group_free(struct cg_group *g)
+{
+    if (!g)
+        return;
+    for (int h = 0; h < _CG_H_MAX; h++)
+        closep(&g->fd[h]);
+    free(g->path);
+    free(g);
+}
+
+static int group_copy(const struct cg_group *g, const char *path, const char *rel_open,
+                      struct cg_group **ret)
+{
+    _cleanup_(cg_group_freep) struct cg_group *c = cg_group_new(g->ctx, path);
+
+    if (!c)
+        return -ENOMEM;
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        if (g->fd[h] < 0)
+            continue;
+        c->fd[h] = openat(g->fd[h], rel_open, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c->fd[h] < 0)
+            return -errno;
+    }
+    *ret = TAKE_PTR(c);
+    return 0;
+}
+
+int cg_group_dup(const struct cg_group *g, struct cg_group **ret)
+{
+    return group_copy(g, g->path, ".", ret);
+}
+
+int cg_group_parent(const struct cg_group *g, struct cg_group **ret)
+{
+    _cleanup_free_ char *pp = strdup(g->path);
+    char *s;
+
+    if (!pp)
+        return -ENOMEM;
+    s = strrchr(pp, '/');
+    if (s)
+        *s = '\0';
+    else
+        pp[0] = '\0';
+    return group_copy(g, pp, "..", ret);
+}
+
+int cg_group_fd(const struct cg_group *g, enum cg_hier h)
+{
+    const struct cg_ctx *ctx = g->ctx;
+
+    if (h < 0 || h >= _CG_H_MAX)
+        return -1;
+    if (cg_ctx_is_v2(ctx))
+        return g->fd[0];
+    if (!ctx->sys.mount[h])
+        return -1;
+    if (ctx->sys.alias[h] >= 0)
+        return g->fd[ctx->sys.alias[h]];
+    return g->fd[h];
+}
+
+/* Opens the base (the caller's cgroup or the hierarchy root) in every slot. */
+int cg_base_open(struct cg_ctx *ctx, struct cg_group **ret, struct cg_err *e)
+{
+    _cleanup_(cg_group_freep) struct cg_group *g = cg_group_new(ctx, "");
+
+    if (!g)
+        return -ENOMEM;
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        _cleanup_close_ int mfd = -1;
+        if (!cg_slot(ctx, h))
+            continue;
+        mfd = open(ctx->sys.mount[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (mfd < 0)
+            return cg_err_set(e, -errno, NULL, NULL, "cannot open %s", ctx->sys.mount[h]);
+        g->fd[h] = cg_open_beneath(mfd, ctx->base_path[h], 0, NULL);
+        if (g->fd[h] < 0)
+            return cg_err_set(e, g->fd[h], NULL, NULL, "cannot open %s%s", ctx->sys.mount[h],
+                              ctx->base_path[h]);
+    }
+    *ret = TAKE_PTR(g);
+    return 0;
+}
+
+int cg_group_child(struct cg_group *parent, const char *name, bool create,
+                   struct cg_group **ret, bool *ret_created, struct cg_err *e)
+{
+    struct cg_ctx *ctx = parent->ctx;
+    _cleanup_(cg_group_freep) struct cg_group *child = NULL;
+    _cleanup_free_ char *path = NULL;
+    bool created = false;
+    int r;
+
+    if (!cg_name_valid(name))
+        return cg_err_set(e, -EINVAL, parent->path, NULL,
+                          "invalid group name '%s': names are [a-z0-9_-]{1,64}", name);
+    if (asprintf(&path, "%s%s%s", parent->path, parent->path[0] ? "/" : "", name) < 0)
+        return -ENOMEM;
+    child = cg_group_new(ctx, path);
+    if (!child)
+        return -ENOMEM;
+    if (create) {
+        r = ctx->be->create(parent, name, &created, child, e);
+        if (r < 0)
+            return r;
+    } else {
+        for (int h = 0; h < _CG_H_MAX; h++) {
+            if (!cg_slot(ctx, h))
+                continue;
+            child->fd[h] = openat(parent->fd[h], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                           O_CLOEXEC);
+            if (child->fd[h] < 0) {
+                r = -errno;
+                return cg_err_set(e, r, path, NULL,
+                                  r == -ELOOP || r == -ENOTDIR
+                                      ? "not a cgroup directory (symlink or file planted?)"
+                                      : "cannot open group in %s hierarchy",
+                                  cg_hier_to_string((enum cg_hier)h));
+            }
+        }
+    }
+    if (ret_created)
+        *ret_created = created;
+    *ret = TAKE_PTR(child);
+    return 0;
+}
+
+static int walk(struct cg_group *start, const char *path, bool create, struct cg_group **ret,
+                bool *ret_created, struct cg_err *e)
+{
+    _cleanup_(cg_group_freep) struct cg_group *cur = start;
+    _cleanup_free_ char *copy = strdup(path);
+    bool created = false;
+    char *save = NULL, *comp;
+    int r;
+
+    if (!copy)
+        return -ENOMEM;
+    for (comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+        struct cg_group *next;
+        r = cg_group_child(cur, comp, create, &next, &created, e);
+        if (r < 0)
+            return r;
+        cg_group_free(cur);
+        cur = next;
+    }
+    if (ret_created)
+        *ret_created = created;
+    *ret = TAKE_PTR(cur);
+    return 0;
+}
+
+int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct cg_err *e)
+{
+    struct cg_group *base = NULL, *root = NULL;
+    int r;
+
+    r = cg_base_open(ctx, &base, e);
+    if (r < 0)
+        return r;
+    if (create) {
+        r = ctx->be->prepare_base(ctx, e);
+        if (r < 0) {
+            cg_group_free(base);
+            return r;
+        }
+    }
+    /* walk() takes base; the root's path is "" whatever its name in the hierarchy. */
+    r = walk(base, ctx->root_rel, create, &root, NULL, e);
+    if (r < 0) {
+        if (r == -ENOENT && !create)
+            return cg_err_set(e, r, NULL, NULL, "corral root '%s' does not exist",
+                              ctx->root_arg);
+        return r;
+    }
+    free(root->path);
+    root->path = strdup("");
+    if (!root->path) {
+        cg_group_free(root);
+        return -ENOMEM;
+    }
+    *ret = root;
+    return 0;
+}
+
+int cg_group_open(struct cg_ctx *ctx, const char *path, bool create, struct cg_group **ret,
+                  bool *ret_created, struct cg_err *e)
+{
+    struct cg_group *root = NULL;
+    int r;
+
+    if (path && *path) {
+        r = cg_path_validate(path, e);
+        if (r < 0)
+            return r;
+    }
+    r = cg_root_open(ctx, create, &root, e);
+    if (r < 0)
+        return r;
+    if (!path || !*path) {
+        if (ret_created)
+            *ret_created = false;
+        *ret = root;
+        return 0;
+    }
+    return walk(root, path, create, ret, ret_created, e);
+}
+
+int cg_group_write(struct cg_group *g, enum cg_hier h, const char *file, const char *value,
+                   struct cg_err *e)
+{
+    int fd = cg_group_fd(g, h);
+    int r;
+
+    if (fd < 0)
+        return cg_err_set(e, -ENODEV, g->path, file, "the %s hierarchy is not available",
+                          cg_hier_to_string(h));
+    r = cg_write_at(fd, file, value);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, file, "writing '%s'", value);
+    cg_debug("write %s/%s = %s", g->path, file, value);
+    return 0;
+}
+
+int cg_group_read(struct cg_group *g, enum cg_hier h, const char *file, char *buf, size_t size)
+{
+    int fd = cg_group_fd(g, h);
+
+    if (fd < 0)
+        return -ENODEV;
+    return cg_read_at(fd, file, buf, size);
+}
+
+int cg_group_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
+{
+    return g->ctx->be->attach(g, pid, e);
+}
+
+int cg_group_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
+{
+    return g->ctx->be->pids(g, ret, ret_n);
+}
+
+int cg_group_populated(struct cg_group *g)
+{
+    return g->ctx->be->populated(g);
+}
+
+int cg_group_kill(struct cg_group *g, struct cg_err *e)
+{
+    return g->ctx->be->kill(g, e);
+}
+
+void cg_strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cg_group_children(struct cg_group *g, char ***ret)
+{
+    int fd = -1;
+    DIR *d;
+    struct dirent *de;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+
+    for (int h = 0; h < _CG_H_MAX && fd < 0; h++)
+        if (cg_slot(g->ctx, h))
+            fd = g->fd[h];
+    if (fd < 0)
+        return -ENODEV;
+    fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    d = fdopendir(fd);
+    if (!d) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || !cg_name_valid(de->d_name))
+            continue;
+        if (n + 2 > cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            char **nv = realloc(v, nc * sizeof(char *));
+            if (!nv)
+                goto oom;
+            v = nv;
+            cap = nc;
+        }
+        v[n] = strdup(de->d_name);
+        if (!v[n])
+            goto oom;
+        v[++n] = NULL;
+    }
+    closedir(d);
+    if (!v) {
+        v = calloc(1, sizeof(char *));
+        if (!v)
+            return -ENOMEM;
+    }
+    qsort(v, n, sizeof(char *), cmp_str);
+    *ret = v;
+    return 0;
+oom:
+    closedir(d);
+    cg_strv_free(v);
+    return -ENOMEM;
+}
+
+int cg_remove_dirs(struct cg_group *g, struct cg_err *e)
+{
+    const char *name = strrchr(g->path, '/');
+
+    name = name ? name + 1 : g->path;
+    if (!*name) {
+        /* The root: its own name is the last component of root_rel. */
+        name = strrchr(g->ctx->root_rel, '/');
+        name = name ? name + 1 : g->ctx->root_rel;
+    }
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        _cleanup_close_ int pfd = -1;
+        int r = 0;
+        if (!cg_slot(g->ctx, h) || g->fd[h] < 0)
+            continue;
+        pfd = openat(g->fd[h], "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (pfd < 0)
+            return cg_err_set(e, -errno, g->path, NULL, "cannot open parent");
+        /* rmdir can fail with EBUSY for a moment after the last task exits, while the
+         * kernel still releases it; retry for up to ~1 s before giving up. */
+        for (int i = 0; i < 200; i++) {
+            r = unlinkat(pfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+            if (r != -EBUSY)
+                break;
+            (void)nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+        }
+        if (r == -ENOENT)
+            r = 0;
+        if (r < 0)
+            return cg_err_set(e, r, g->path, NULL, "cannot remove group in %s hierarchy",
+                              cg_hier_to_string((enum cg_hier)h));
+        closep(&g->fd[h]);
+    }
+    return 0;
+}
+
+int cg_group_remove(struct cg_group *g, struct cg_err *e)
+{
+    _cleanup_(cg_strv_freep) char **kids = NULL;
+    int r;
+
+    r = cg_group_children(g, &kids);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, NULL, "cannot list child groups");
+    if (kids[0])
+        return cg_err_set(e, -ENOTEMPTY, g->path, NULL, "group has child group '%s'", kids[0]);
+    r = cg_group_populated(g);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, NULL, "cannot tell whether the group holds processes");
+    if (r > 0)
+        return cg_err_set(e, -EBUSY, g->path, NULL, "group still holds processes");
+    return g->ctx->be->remove(g, e);
+}
+
+static int remove_below(struct cg_group *g, struct cg_err *e)
+{
+    _cleanup_(cg_strv_freep) char **kids = NULL;
+    int r;
+
+    r = cg_group_children(g, &kids);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, NULL, "cannot list child groups");
+    for (char **k = kids; *k; k++) {
+        _cleanup_(cg_group_freep) struct cg_group *c = NULL;
+        r = cg_group_child(g, *k, false, &c, NULL, e);
+        if (r < 0)
+            return r;
+        r = remove_below(c, e);
+        if (r < 0)
+            return r;
+    }
+    return g->ctx->be->remove(g, e);
+}
+
+int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill, struct cg_err *e)
+{
+    _cleanup_(cg_group_freep) struct cg_group *g = NULL;
+    int r;
+
+    r = cg_group_open(ctx, path, false, &g, NULL, e);
+    if (r < 0)
+        return r;
+    r = cg_group_populated(g);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, NULL, "cannot tell whether the group holds processes");
+    if (r > 0) {
+        if (!kill)
+            return cg_err_set(e, -EBUSY, g->path, NULL,
+                              "processes are still running in the group (use --kill)");
+        r = cg_group_kill(g, e);
+        if (r < 0)
+            return r;
+    }
+    return remove_below(g, e);
+}
+
+int cg_root_destroy(struct cg_ctx *ctx, struct cg_err *e)
+{
+    int r = cg_group_remove_tree(ctx, "", true, e);
+    if (r == -ENOENT)
+        return 0;
+    return r;
+}

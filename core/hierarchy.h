@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+/*
+ * What the running system has: pure cgroup v2, hybrid (v1 controllers plus a v2 mount
+ * that carries none of ours), or legacy v1 only. corral speaks of five hierarchies; on
+ * v2 they are all the one unified tree.
+ */
+enum cg_mode {
+    CG_MODE_V1,
+    CG_MODE_HYBRID,
+    CG_MODE_V2,
+    _CG_MODE_MAX,
+};
+
+enum cg_hier {
+    CG_H_CPU,
+    CG_H_CPUACCT,
+    CG_H_MEMORY,
+    CG_H_PIDS,
+    CG_H_FREEZER,
+    _CG_H_MAX,
+};
+
+struct cg_sysinfo {
+    enum cg_mode mode;
+    /* v1: mount point of each hierarchy (NULL when not mounted); v2: all the same. */
+    char *mount[_CG_H_MAX];
+    /* The caller's own cgroup in each hierarchy, absolute within it ("/" at the top). */
+    char *own[_CG_H_MAX];
+    /* v1: index of an earlier hierarchy mounted at the same place (e.g. "cpu,cpuacct"),
+     * else -1. Such an alias shares the directory and is never created or removed twice. */
+    int alias[_CG_H_MAX];
+};
+
+const char *cg_mode_to_string(enum cg_mode m);
+const char *cg_hier_to_string(enum cg_hier h);
+
+/* Discovers the cgroup layout through libcgroup (mounts, own cgroups) and statfs. */
+int cg_sysinfo_discover(struct cg_sysinfo *ret);
+void cg_sysinfo_done(struct cg_sysinfo *s);
