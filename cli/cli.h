@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The corral command line: global options, exit codes and output helpers shared by the
+ * subcommands. Each subcommand lives in cmd-<name>.c and is a thin layer over a library.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+/* Exit codes (DESIGN.md). A child's own status goes through `run`. */
+enum {
+    EXIT_OK = 0,
+    EXIT_INVALID = 1, /* invalid input or policy */
+    EXIT_USAGE = 2,   /* usage error */
+    EXIT_SYSTEM = 3,  /* cgroupfs, permissions, ledger */
+    EXIT_TIMEOUT = 4,
+};
+
+struct cli {
+    const char *prog;
+    const char *root;       /* --root, $CORRAL_ROOT, default "corral" */
+    const char *config;     /* --config, $CORRAL_CONFIG, default /etc/corral/corral.conf */
+    const char *policy_dir; /* --policy-dir, $CORRAL_POLICY_DIR, default /etc/corral/policies.d */
+    const char *ledger;     /* --ledger, $CORRAL_LEDGER, default /var/lib/corral/ledger.db */
+    bool json;              /* --json */
+    bool verbose;           /* --verbose */
+    bool config_given;      /* --config or $CORRAL_CONFIG: then a missing file is an error */
+};
+
+typedef int (*cli_cmd_fn)(struct cli *cli, int argc, char **argv);
+
+struct cli_cmd {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *args;
+    const char *summary;
+};
+
+/* The subcommands (one file each). argv[0] is the subcommand name. */
+int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_apply(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_freeze(struct cli *cli, int argc, char **argv);
+int cmd_thaw(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_sample(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_remove(struct cli *cli, int argc, char **argv);
+
+/* Maps a negative errno to the exit code: -EINVAL and friends -> 1, -ETIMEDOUT -> 4,
+ * anything else -> 3. */
+int cli_exit_code(int r);
+
+/* "corral: " + message on stderr. */
+void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_warn(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints an error context from the libraries: "corral: <prefix>: group 'x': file 'y': ..." */
+void cli_error_ctx(const struct cli *cli, const char *prefix, const struct cg_err *e, int r);
+
+/* Writes s as a JSON string literal (with quotes) to f. */
+void cli_json_string(FILE *f, const char *s);

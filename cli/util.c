@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cli_exit_code(int r)
+{
+    switch (r) {
+    case 0:
+        return EXIT_OK;
+    case -EINVAL:
+    case -ENAMETOOLONG:
+    case -ERANGE:
+    case -ENOENT:
+    case -ESRCH:
+        return EXIT_INVALID;
+    case -ETIMEDOUT:
+        return EXIT_TIMEOUT;
+    default:
+        return EXIT_SYSTEM;
+    }
+}
+
+static void vmsg(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", cli && cli->prog ? cli->prog : "corral", kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_error(const struct cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(cli, "", fmt, ap);
+    va_end(ap);
+}
+
+void cli_warn(const struct cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(cli, "warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void cli_error_ctx(const struct cli *cli, const char *prefix, const struct cg_err *e, int r)
+{
+    char buf[1024];
+    struct cg_err tmp = {0};
+
+    if (!e || e->error == 0) {
+        tmp.error = r;
+        e = &tmp;
+    }
+    cli_error(cli, "%s%s%s", prefix ? prefix : "", prefix ? ": " : "",
+              cg_err_format(e, buf, sizeof(buf)));
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
