@@ -9,13 +9,18 @@
 
 static const struct cli_cmd commands[] = {
     {"check", cmd_check, "[FILE...]", "validate policies (default: the policy dir)"},
-    {"apply", cmd_apply, "[--dry-run] [FILE...]", "make the groups match the policies, all or nothing"},
-    {"run", cmd_run, "--policy NAME [--name ID] [--] CMD [ARGS...]", "run CMD isolated in a new instance of a workload"},
-    {"freeze", cmd_freeze, "TARGET [--timeout 10s]", "suspend a workload or instance, wait until frozen"},
+    {"apply", cmd_apply, "[--dry-run] [FILE...]",
+     "make the groups match the policies, all or nothing"},
+    {"run", cmd_run, "--policy NAME [--name ID] [--] CMD [ARGS...]",
+     "run CMD isolated in a new instance of a workload"},
+    {"freeze", cmd_freeze, "TARGET [--timeout 10s]",
+     "suspend a workload or instance, wait until frozen"},
     {"thaw", cmd_thaw, "TARGET", "resume a workload or instance"},
     {"status", cmd_status, "[TARGET]", "show groups, limits, state and live usage"},
     {"sample", cmd_sample, "", "record one usage sample of every group into the ledger"},
-    {"report", cmd_report, "[--from T] [--to T] [--by account|workload|instance] [--format table|csv|json] [--rates F]", "chargeback report from the ledger"},
+    {"report", cmd_report,
+     "[--from T] [--to T] [--by account|workload|instance] [--format table|csv|json] [--rates F]",
+     "chargeback report from the ledger"},
     {"remove", cmd_remove, "TARGET [--kill]", "record final usage and remove a group"},
 };
 

@@ -36,13 +36,13 @@ typedef enum ctl_id {
 #define CTL_MASK(id) (1u << (id))
 
 /* Limits of cpu.weight (v2) and cpu.shares (v1), and cpu.max period bounds (usec). */
-#define CTL_WEIGHT_MIN 1
-#define CTL_WEIGHT_MAX 10000
-#define CTL_WEIGHT_DEFAULT 100
-#define CTL_SHARES_MIN 2
-#define CTL_SHARES_MAX 262144
-#define CTL_PERIOD_MIN_USEC 1000
-#define CTL_PERIOD_MAX_USEC 1000000
+#define CTL_WEIGHT_MIN          1
+#define CTL_WEIGHT_MAX          10000
+#define CTL_WEIGHT_DEFAULT      100
+#define CTL_SHARES_MIN          2
+#define CTL_SHARES_MAX          262144
+#define CTL_PERIOD_MIN_USEC     1000
+#define CTL_PERIOD_MAX_USEC     1000000
 #define CTL_PERIOD_DEFAULT_USEC 100000
 
 struct ctl_settings {
@@ -53,7 +53,7 @@ struct ctl_settings {
     uint64_t mem_high;
     uint64_t mem_low;
     uint64_t mem_swap_max;
-    uint64_t pids_max;        /* count or CTL_MAX */
+    uint64_t pids_max; /* count or CTL_MAX */
 };
 
 struct ctl_usage {
@@ -68,12 +68,12 @@ struct ctl_usage {
     uint64_t mem_oom_kills;
     uint64_t pids_current;
     uint64_t pids_peak;
-    uint64_t frozen;          /* 1 frozen, 0 thawed (or freezing), CTL_UNSET no freezer */
+    uint64_t frozen; /* 1 frozen, 0 thawed (or freezing), CTL_UNSET no freezer */
 };
 
 /* A setting the running cgroup version cannot express: reported, never dropped. */
 struct ctl_warning {
-    const char *key;          /* policy key, e.g. "Memory.High" */
+    const char *key; /* policy key, e.g. "Memory.High" */
     char msg[160];
 };
 

@@ -30,7 +30,7 @@ struct ctl_freeze_stuck {
     struct {
         pid_t pid;
         char comm[17];
-        char state;           /* from /proc/PID/stat */
+        char state; /* from /proc/PID/stat */
     } p[32];
 };
 

@@ -213,8 +213,8 @@ static int wait_unpopulated(struct cg_group *g, int timeout_ms)
         if (cg_keyed_u64(buf, "populated", &v) == 0 && v == 0)
             return 0;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000 +
-                             (now.tv_nsec - start.tv_nsec) / 1000000);
+        left = timeout_ms -
+               ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
         if (left <= 0)
             return -ETIMEDOUT;
         if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)

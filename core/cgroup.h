@@ -56,8 +56,8 @@ struct cg_ctx {
 
 struct cg_group {
     struct cg_ctx *ctx;
-    char *path;           /* relative to the corral root; "" for the root itself */
-    int fd[_CG_H_MAX];    /* -1 where the hierarchy is missing; v2 uses fd[0] only */
+    char *path;        /* relative to the corral root; "" for the root itself */
+    int fd[_CG_H_MAX]; /* -1 where the hierarchy is missing; v2 uses fd[0] only */
 };
 
 /* Discovers the system and resolves root (NULL: $CORRAL_ROOT, else "corral"). Touches nothing. */
@@ -81,10 +81,11 @@ int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct 
 int cg_group_open(struct cg_ctx *ctx, const char *path, bool create, struct cg_group **ret,
                   bool *ret_created, struct cg_err *e);
 /* Opens or creates a direct child of an open group. */
-int cg_group_child(struct cg_group *parent, const char *name, bool create,
-                   struct cg_group **ret, bool *ret_created, struct cg_err *e);
+int cg_group_child(struct cg_group *parent, const char *name, bool create, struct cg_group **ret,
+                   bool *ret_created, struct cg_err *e);
 void cg_group_free(struct cg_group *g);
-/* A second handle on the same group (fds duplicated), or on its parent (not above the root's base). */
+/* A second handle on the same group (fds duplicated), or on its parent (not above the root's base).
+ */
 int cg_group_dup(const struct cg_group *g, struct cg_group **ret);
 int cg_group_parent(const struct cg_group *g, struct cg_group **ret);
 DEFINE_POINTER_CLEANUP(struct cg_group, cg_group_free)

@@ -9,7 +9,6 @@
 #include "core/log.h"
 #include "core/name.h"
 
-
 static char *path_join(const char *a, const char *b)
 {
     char *r;

@@ -15,10 +15,10 @@
 #include "core/macro.h"
 
 struct cg_err {
-    int error;          /* negative errno, 0 when nothing failed */
-    char group[256];    /* group path relative to the corral root, or "" */
-    char file[64];      /* cgroupfs file name, or "" */
-    char detail[512];   /* human text, or "" */
+    int error;        /* negative errno, 0 when nothing failed */
+    char group[256];  /* group path relative to the corral root, or "" */
+    char file[64];    /* cgroupfs file name, or "" */
+    char detail[512]; /* human text, or "" */
 };
 
 /* Fills *e (if e is not NULL) and returns r, so callers can `return cg_err_set(...)`. */

@@ -23,13 +23,15 @@ int cg_read_all_at(int dirfd, const char *file, char **ret);
 /* pread(fd, ..., 0) of a kept-open file into buf; same contract as cg_read_at. */
 int cg_pread(int fd, char *buf, size_t size);
 
-/* Parses a decimal u64 or "max"; trailing newline allowed. -EINVAL otherwise, -ERANGE on overflow. */
+/* Parses a decimal u64 or "max"; trailing newline allowed. -EINVAL otherwise, -ERANGE on overflow.
+ */
 int cg_parse_u64(const char *s, uint64_t *ret);
 
 /* Reads a file holding one u64 (or "max"). */
 int cg_read_u64_at(int dirfd, const char *file, uint64_t *ret);
 
-/* Finds "key value" in a flat keyed file's text ("usage_usec 12\nuser_usec 3\n"). -ENODATA if absent. */
+/* Finds "key value" in a flat keyed file's text ("usage_usec 12\nuser_usec 3\n"). -ENODATA if
+ * absent. */
 int cg_keyed_u64(const char *text, const char *key, uint64_t *ret);
 
 /* Opens a relative path beneath dirfd one component at a time with O_NOFOLLOW, so a symlink

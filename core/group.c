@@ -125,8 +125,8 @@ int cg_base_open(struct cg_ctx *ctx, struct cg_group **ret, struct cg_err *e)
     return 0;
 }
 
-int cg_group_child(struct cg_group *parent, const char *name, bool create,
-                   struct cg_group **ret, bool *ret_created, struct cg_err *e)
+int cg_group_child(struct cg_group *parent, const char *name, bool create, struct cg_group **ret,
+                   bool *ret_created, struct cg_err *e)
 {
     struct cg_ctx *ctx = parent->ctx;
     _cleanup_(cg_group_freep) struct cg_group *child = NULL;
@@ -150,8 +150,8 @@ int cg_group_child(struct cg_group *parent, const char *name, bool create,
         for (int h = 0; h < _CG_H_MAX; h++) {
             if (!cg_slot(ctx, h))
                 continue;
-            child->fd[h] = openat(parent->fd[h], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                           O_CLOEXEC);
+            child->fd[h] =
+                openat(parent->fd[h], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (child->fd[h] < 0) {
                 r = -errno;
                 return cg_err_set(e, r, path, NULL,
@@ -212,8 +212,7 @@ int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct 
     r = walk(base, ctx->root_rel, create, &root, NULL, e);
     if (r < 0) {
         if (r == -ENOENT && !create)
-            return cg_err_set(e, r, NULL, NULL, "corral root '%s' does not exist",
-                              ctx->root_arg);
+            return cg_err_set(e, r, NULL, NULL, "corral root '%s' does not exist", ctx->root_arg);
         return r;
     }
     free(root->path);

@@ -36,8 +36,8 @@ int cg_path_validate(const char *path, struct cg_err *e)
         if (len == 0)
             return cg_err_set(e, -EINVAL, path, NULL, "empty component in group path");
         if (len > CG_NAME_MAX)
-            return cg_err_set(e, -ENAMETOOLONG, path, NULL,
-                              "component longer than %d characters", CG_NAME_MAX);
+            return cg_err_set(e, -ENAMETOOLONG, path, NULL, "component longer than %d characters",
+                              CG_NAME_MAX);
         memcpy(comp, p, len);
         comp[len] = '\0';
         if (!cg_name_valid(comp))

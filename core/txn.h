@@ -22,12 +22,12 @@ enum cg_txn_kind {
 struct cg_txn_entry {
     enum cg_txn_kind kind;
     enum cg_hier hier;
-    int dirfd;           /* WRITE: kept open (dup of the group's fd) for rollback */
+    int dirfd;            /* WRITE: kept open (dup of the group's fd) for rollback */
     struct cg_group *grp; /* MKDIR: the group made; RMDIR: its parent (owned copies) */
-    char name[65];       /* RMDIR: the removed child's name */
-    char group[256];     /* path relative to the root, for messages */
+    char name[65];        /* RMDIR: the removed child's name */
+    char group[256];      /* path relative to the root, for messages */
     char file[64];
-    char old_value[96];  /* as read before the write, written back on rollback */
+    char old_value[96]; /* as read before the write, written back on rollback */
     char new_value[96];
 };
 
@@ -35,7 +35,7 @@ struct cg_txn {
     bool dry_run;
     size_t n, cap;
     struct cg_txn_entry *e;
-    unsigned writes;     /* writes actually performed on cgroupfs */
+    unsigned writes; /* writes actually performed on cgroupfs */
 };
 
 void cg_txn_init(struct cg_txn *t, bool dry_run);

@@ -27,7 +27,7 @@ enum pol_ns {
 
 struct pol_diag {
     char file[256];
-    unsigned line;        /* 0 when the problem is about the file as a whole */
+    unsigned line; /* 0 when the problem is about the file as a whole */
     char msg[256];
 };
 
@@ -39,9 +39,9 @@ struct pol_diags {
 
 struct pol_class {
     char name[65];
-    uint64_t cpu_weight;  /* 1..10000 */
-    uint64_t mem_low;     /* bytes, CTL_UNSET when not given */
-    char file[256];       /* where it was (re)defined; "" for a built-in */
+    uint64_t cpu_weight; /* 1..10000 */
+    uint64_t mem_low;    /* bytes, CTL_UNSET when not given */
+    char file[256];      /* where it was (re)defined; "" for a built-in */
     unsigned line;
 };
 
@@ -55,11 +55,11 @@ struct pol_rates {
     struct {
         char account[65];
         uint64_t ppm;
-    } *multipliers;
+    } * multipliers;
 };
 
 struct pol_config {
-    uint64_t interval_usec;  /* [Accounting] Interval=, default 10 s */
+    uint64_t interval_usec; /* [Accounting] Interval=, default 10 s */
     size_t n_classes;
     struct pol_class *classes;
     struct pol_rates rates;
@@ -67,17 +67,17 @@ struct pol_config {
 
 struct pol_policy {
     char file[256];
-    char name[65];          /* [Workload] Name=, default: file name without .policy */
-    char class_name[65];    /* [Workload] Class=, default "normal" */
-    char account[65];       /* [Workload] Account=, default: the workload name */
+    char name[65];       /* [Workload] Name=, default: file name without .policy */
+    char class_name[65]; /* [Workload] Class=, default "normal" */
+    char account[65];    /* [Workload] Account=, default: the workload name */
     struct ctl_settings limits;
-    unsigned namespaces;    /* enum pol_ns mask */
-    char hostname[65];      /* "" = workload name when UTS is isolated */
-    char user[65];          /* "" = stay root */
+    unsigned namespaces; /* enum pol_ns mask */
+    char hostname[65];   /* "" = workload name when UTS is isolated */
+    char user[65];       /* "" = stay root */
     char group[65];
-    char workdir[256];      /* "" = "/" */
-    bool no_new_privs;      /* default true */
-    bool clear_env;         /* [Process] Environment=clear|inherit, default inherit */
+    char workdir[256]; /* "" = "/" */
+    bool no_new_privs; /* default true */
+    bool clear_env;    /* [Process] Environment=clear|inherit, default inherit */
 };
 
 struct pol_set {
