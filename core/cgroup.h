@@ -118,3 +118,8 @@ int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill, struct
 /* Removes the whole corral root (kills what runs there). For tests and the demo. Missing
  * root is not an error. */
 int cg_root_destroy(struct cg_ctx *ctx, struct cg_err *e);
+
+/* Resolves a user's TARGET to a group path relative to the root: "class/workload[/instance]"
+ * as is, or "workload[/instance]" by finding the one class that holds that workload.
+ * -ENOENT when no group matches, -EINVAL for a malformed target. */
+int cg_resolve_target(struct cg_ctx *ctx, const char *target, char **ret_path, struct cg_err *e);
