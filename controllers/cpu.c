@@ -1,8 +1,266 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder until the cpu mapping lands. */
-#include "controllers/controller.h"
+/*
+ * CPU: weight and bandwidth (quota per period), and usage.
+ *   v2: cpu.weight, cpu.max "QUOTA PERIOD" ("max PERIOD"), cpu.stat (usec).
+ *   v1: cpu.shares (weight*1024/100), cpu.cfs_period_us + cpu.cfs_quota_us (-1 = none),
+ *       cpuacct.usage{,_user,_sys} (ns, in the cpuacct hierarchy, which may be a separate
+ *       mount) and cpu.stat nr_periods/nr_throttled/throttled_time (ns).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controllers/ctl-internal.h"
+
+int ctl_cpu_max_parse(const char *s, uint64_t *ret_quota, uint64_t *ret_period)
+{
+    char q[32];
+    uint64_t quota, period;
+    const char *sp = strchr(s, ' ');
+    int r;
+
+    if (!sp || (size_t)(sp - s) >= sizeof(q))
+        return -EINVAL;
+    memcpy(q, s, (size_t)(sp - s));
+    q[sp - s] = '\0';
+    r = cg_parse_u64(q, &quota);
+    if (r < 0)
+        return r;
+    r = cg_parse_u64(sp + 1, &period);
+    if (r < 0)
+        return r;
+    if (period == CTL_MAX)
+        return -EINVAL;
+    *ret_quota = quota;
+    *ret_period = period;
+    return 0;
+}
+
+int ctl_cpu_max_format(uint64_t quota, uint64_t period, char *buf, size_t size)
+{
+    int n;
+
+    if (quota == CTL_UNSET || period == CTL_UNSET || period == CTL_MAX)
+        return -EINVAL;
+    if (quota == CTL_MAX)
+        n = snprintf(buf, size, "max %llu", (unsigned long long)period);
+    else
+        n = snprintf(buf, size, "%llu %llu", (unsigned long long)quota, (unsigned long long)period);
+    return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
+}
+
+int ctl_cfs_quota_parse(const char *s, uint64_t *ret)
+{
+    /* v1 shows "no quota" as -1; any negative value means the same to the kernel. */
+    if (s[0] == '-') {
+        if (strcmp(s, "-1") != 0)
+            return -EINVAL;
+        *ret = CTL_MAX;
+        return 0;
+    }
+    return cg_parse_u64(s, ret);
+}
+
+static int read_u64_raw(struct cg_group *g, enum cg_hier h, const char *file, char *raw,
+                        size_t size, uint64_t *ret, struct cg_err *e)
+{
+    int r = ctl_read_raw(g, h, "cpu", file, raw, size, e);
+
+    if (r < 0)
+        return r;
+    r = cg_parse_u64(raw, ret);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, file, "unexpected content '%s'", raw);
+    return 0;
+}
+
+static int apply_weight(struct cg_group *g, uint64_t weight, struct cg_txn *t, struct cg_err *e)
+{
+    bool v2 = cg_ctx_is_v2(g->ctx);
+    const char *file = v2 ? "cpu.weight" : "cpu.shares";
+    uint64_t want = v2 ? weight : ctl_weight_to_shares(weight), cur;
+    char raw[64], val[32];
+    int r;
+
+    if (weight < CTL_WEIGHT_MIN || weight > CTL_WEIGHT_MAX)
+        return cg_err_set(e, -ERANGE, g->path, file, "CPU weight %llu is outside %d..%d",
+                          (unsigned long long)weight, CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
+    /* Compared in the kernel's unit, so shares that round-trip to the same weight are
+     * still rewritten when they differ from what the weight maps to. */
+    r = read_u64_raw(g, CG_H_CPU, file, raw, sizeof(raw), &cur, e);
+    if (r < 0 || cur == want)
+        return r;
+    snprintf(val, sizeof(val), "%llu", (unsigned long long)want);
+    return cg_txn_write(t, g, CG_H_CPU, file, raw, val, e);
+}
+
+static int apply_max_v2(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                        struct cg_err *e)
+{
+    uint64_t cq, cp, wq, wp;
+    char raw[64], val[64];
+    int r;
+
+    r = ctl_read_raw(g, CG_H_CPU, "cpu", "cpu.max", raw, sizeof(raw), e);
+    if (r < 0)
+        return r;
+    r = ctl_cpu_max_parse(raw, &cq, &cp);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, "cpu.max", "unexpected content '%s'", raw);
+    /* A quota without a period is relative to the default period, not whatever period an
+     * earlier policy left; a period without a quota keeps the quota. */
+    wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
+    wp = s->cpu_period_usec != CTL_UNSET
+             ? s->cpu_period_usec
+             : (s->cpu_max_usec != CTL_UNSET ? CTL_PERIOD_DEFAULT_USEC : cp);
+    if (wq == cq && wp == cp)
+        return 0;
+    r = ctl_cpu_max_format(wq, wp, val, sizeof(val));
+    if (r < 0)
+        return cg_err_set(e, r, g->path, "cpu.max", "invalid quota or period");
+    return cg_txn_write(t, g, CG_H_CPU, "cpu.max", raw, val, e);
+}
+
+static int apply_max_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                        struct cg_err *e)
+{
+    uint64_t cq, cp, wq, wp;
+    char rawq[64], rawp[64], valq[32], valp[32];
+    bool period_first;
+    int r;
+
+    r = read_u64_raw(g, CG_H_CPU, "cpu.cfs_period_us", rawp, sizeof(rawp), &cp, e);
+    if (r < 0)
+        return r;
+    r = ctl_read_raw(g, CG_H_CPU, "cpu", "cpu.cfs_quota_us", rawq, sizeof(rawq), e);
+    if (r < 0)
+        return r;
+    r = ctl_cfs_quota_parse(rawq, &cq);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, "cpu.cfs_quota_us", "unexpected content '%s'", rawq);
+    wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
+    wp = s->cpu_period_usec != CTL_UNSET
+             ? s->cpu_period_usec
+             : (s->cpu_max_usec != CTL_UNSET ? CTL_PERIOD_DEFAULT_USEC : cp);
+    if (wp == CTL_MAX)
+        return cg_err_set(e, -EINVAL, g->path, "cpu.cfs_period_us", "period cannot be max");
+    snprintf(valp, sizeof(valp), "%llu", (unsigned long long)wp);
+    if (wq == CTL_MAX)
+        snprintf(valq, sizeof(valq), "-1");
+    else
+        snprintf(valq, sizeof(valq), "%llu", (unsigned long long)wq);
+    /* v1 checks each write against the parent's quota/period ratio, so the intermediate
+     * state must not exceed both the old and the new ratio: when the period grows, writing
+     * it first only lowers the ratio; when it shrinks, the quota goes first. Rollback
+     * replays in reverse and meets the same intermediate state. */
+    period_first = wp >= cp;
+    if (period_first && wp != cp) {
+        r = cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_period_us", rawp, valp, e);
+        if (r < 0)
+            return r;
+    }
+    if (wq != cq) {
+        r = cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_quota_us", rawq, valq, e);
+        if (r < 0)
+            return r;
+    }
+    if (!period_first)
+        return cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_period_us", rawp, valp, e);
+    return 0;
+}
+
+static int cpu_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                     struct ctl_warnings *w, struct cg_err *e)
+{
+    int r;
+
+    if (s->cpu_weight != CTL_UNSET) {
+        r = apply_weight(g, s->cpu_weight, t, e);
+        if (r < 0)
+            return r;
+    }
+    if (s->cpu_max_usec == CTL_UNSET && s->cpu_period_usec == CTL_UNSET)
+        return 0;
+    return cg_ctx_is_v2(g->ctx) ? apply_max_v2(g, s, t, e) : apply_max_v1(g, s, t, e);
+}
+
+static int cpu_read_settings(struct cg_group *g, struct ctl_settings *ret)
+{
+    int fd = cg_group_fd(g, CG_H_CPU), r;
+    uint64_t v, q, p;
+    char buf[64];
+
+    if (cg_ctx_is_v2(g->ctx)) {
+        r = ctl_read_counter(fd, "cpu.weight", &ret->cpu_weight);
+        if (r < 0)
+            return r;
+        r = ctl_read_opt(fd, "cpu.max", buf, sizeof(buf));
+        if (r <= 0)
+            return r;
+        r = ctl_cpu_max_parse(buf, &q, &p);
+        if (r < 0)
+            return r;
+        ret->cpu_max_usec = q;
+        ret->cpu_period_usec = p;
+        return 0;
+    }
+    v = CTL_UNSET;
+    r = ctl_read_counter(fd, "cpu.shares", &v);
+    if (r < 0)
+        return r;
+    ret->cpu_weight = ctl_shares_to_weight(v);
+    r = ctl_read_counter(fd, "cpu.cfs_period_us", &ret->cpu_period_usec);
+    if (r < 0)
+        return r;
+    r = ctl_read_opt(fd, "cpu.cfs_quota_us", buf, sizeof(buf));
+    if (r <= 0)
+        return r;
+    r = ctl_cfs_quota_parse(buf, &q);
+    if (r < 0)
+        return r;
+    ret->cpu_max_usec = q;
+    return 0;
+}
+
+static int cpu_read_usage(struct cg_group *g, struct ctl_usage *ret)
+{
+    _cleanup_free_ char *stat = NULL;
+    int fd = cg_group_fd(g, CG_H_CPU), r;
+
+    if (cg_ctx_is_v2(g->ctx)) {
+        /* cpu.stat's usage lines are there even when the cpu controller is off (4.15+);
+         * the throttling lines only when it is on. */
+        r = ctl_read_text(fd, "cpu.stat", &stat);
+        if (r < 0)
+            return r;
+        ctl_keyed(stat, "usage_usec", 1000, &ret->cpu_usage_ns);
+        ctl_keyed(stat, "user_usec", 1000, &ret->cpu_user_ns);
+        ctl_keyed(stat, "system_usec", 1000, &ret->cpu_system_ns);
+        ctl_keyed(stat, "nr_periods", 1, &ret->cpu_nr_periods);
+        ctl_keyed(stat, "nr_throttled", 1, &ret->cpu_nr_throttled);
+        ctl_keyed(stat, "throttled_usec", 1000, &ret->cpu_throttled_ns);
+        return 0;
+    }
+    r = ctl_read_text(fd, "cpu.stat", &stat);
+    if (r < 0)
+        return r;
+    ctl_keyed(stat, "nr_periods", 1, &ret->cpu_nr_periods);
+    ctl_keyed(stat, "nr_throttled", 1, &ret->cpu_nr_throttled);
+    ctl_keyed(stat, "throttled_time", 1, &ret->cpu_throttled_ns);
+    fd = cg_group_fd(g, CG_H_CPUACCT);
+    r = ctl_read_counter(fd, "cpuacct.usage", &ret->cpu_usage_ns);
+    if (r >= 0)
+        r = ctl_read_counter(fd, "cpuacct.usage_user", &ret->cpu_user_ns);
+    if (r >= 0)
+        r = ctl_read_counter(fd, "cpuacct.usage_sys", &ret->cpu_system_ns);
+    return r;
+}
 
 const struct ctl_controller ctl_cpu = {
     .name = "cpu",
     .id = CTL_CPU,
+    .apply = cpu_apply,
+    .read_settings = cpu_read_settings,
+    .read_usage = cpu_read_usage,
 };

@@ -1,8 +1,282 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder until the memory mapping lands. */
-#include "controllers/controller.h"
+/*
+ * Memory: hard limit, throttling and protection thresholds, swap, and usage.
+ *   v2: memory.max, memory.high, memory.low, memory.swap.max ("max" = no limit);
+ *       memory.current, memory.peak (5.19+), memory.events oom_kill.
+ *   v1: memory.limit_in_bytes ("-1" = no limit), memory.memsw.limit_in_bytes = memory +
+ *       swap (only with swap accounting); no high or low: those settings are warnings.
+ *       memory.usage_in_bytes, memory.max_usage_in_bytes, memory.oom_control oom_kill
+ *       (4.13+).
+ * Every limit is rounded down to the page size before it is compared or written: the
+ * kernel keeps whole pages, so what we write is then exactly what reads back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controllers/ctl-internal.h"
+
+uint64_t ctl_mem_round(uint64_t bytes, uint64_t page_size)
+{
+    if (bytes == CTL_MAX || bytes == CTL_UNSET || page_size == 0)
+        return bytes;
+    return bytes - bytes % page_size;
+}
+
+uint64_t ctl_mem_normalise(uint64_t raw, uint64_t page_size)
+{
+    uint64_t unlimited = page_size ? (uint64_t)INT64_MAX / page_size * page_size : INT64_MAX;
+
+    if (raw == CTL_UNSET)
+        return raw;
+    return raw >= unlimited ? CTL_MAX : raw;
+}
+
+int ctl_mem_parse(const char *raw, bool v2, uint64_t page_size, uint64_t *ret)
+{
+    uint64_t v;
+    int r;
+
+    if (!v2 && strcmp(raw, "-1") == 0) {
+        *ret = CTL_MAX;
+        return 0;
+    }
+    r = cg_parse_u64(raw, &v);
+    if (r < 0)
+        return r;
+    *ret = ctl_mem_normalise(v, page_size);
+    return 0;
+}
+
+void ctl_mem_format(uint64_t bytes, bool v2, char *buf, size_t size)
+{
+    if (bytes == CTL_MAX)
+        snprintf(buf, size, "%s", v2 ? "max" : "-1");
+    else
+        snprintf(buf, size, "%llu", (unsigned long long)bytes);
+}
+
+uint64_t ctl_memsw_sum(uint64_t mem_max, uint64_t swap_max)
+{
+    if (mem_max == CTL_MAX || swap_max == CTL_MAX || mem_max > CTL_MAX - 2 - swap_max)
+        return CTL_MAX;
+    return mem_max + swap_max;
+}
+
+bool ctl_memsw_first(uint64_t new_limit, uint64_t cur_memsw)
+{
+    return new_limit > cur_memsw;
+}
+
+static uint64_t page_size(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (uint64_t)p : 4096;
+}
+
+/* The wanted value of a limit as the kernel will hold it. */
+static uint64_t want_bytes(uint64_t v)
+{
+    return ctl_mem_normalise(ctl_mem_round(v, page_size()), page_size());
+}
+
+/* One limit file: *ret_cur is what the kernel holds now, raw what to write back. */
+static int read_limit(struct cg_group *g, const char *file, char *raw, size_t size,
+                      uint64_t *ret_cur, struct cg_err *e)
+{
+    bool v2 = cg_ctx_is_v2(g->ctx);
+    int r = ctl_read_raw(g, CG_H_MEMORY, "memory", file, raw, size, e);
+
+    if (r < 0)
+        return r;
+    r = ctl_mem_parse(raw, v2, page_size(), ret_cur);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, file, "unexpected content '%s'", raw);
+    /* The rollback value in the form the kernel takes back on any page size. */
+    if (*ret_cur == CTL_MAX)
+        snprintf(raw, size, "%s", v2 ? "max" : "-1");
+    return 0;
+}
+
+static int set_limit(struct cg_group *g, const char *file, uint64_t want, struct cg_txn *t,
+                     struct cg_err *e)
+{
+    char raw[64], val[32];
+    uint64_t cur;
+    int r;
+
+    r = read_limit(g, file, raw, sizeof(raw), &cur, e);
+    if (r < 0 || cur == want)
+        return r;
+    ctl_mem_format(want, cg_ctx_is_v2(g->ctx), val, sizeof(val));
+    return cg_txn_write(t, g, CG_H_MEMORY, file, raw, val, e);
+}
+
+static int apply_v2(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                    struct ctl_warnings *w, struct cg_err *e)
+{
+    int fd = cg_group_fd(g, CG_H_MEMORY), r;
+
+    if (s->mem_max != CTL_UNSET &&
+        (r = set_limit(g, "memory.max", want_bytes(s->mem_max), t, e)) < 0)
+        return r;
+    if (s->mem_high != CTL_UNSET &&
+        (r = set_limit(g, "memory.high", want_bytes(s->mem_high), t, e)) < 0)
+        return r;
+    if (s->mem_low != CTL_UNSET &&
+        (r = set_limit(g, "memory.low", want_bytes(s->mem_low), t, e)) < 0)
+        return r;
+    if (s->mem_swap_max == CTL_UNSET)
+        return 0;
+    /* memory.swap.max needs swap accounting (CONFIG_MEMCG_SWAP, swapaccount); without it
+     * the setting cannot be expressed here, which is a warning, not a failure. */
+    if (faccessat(fd, "memory.swap.max", F_OK, 0) < 0 && errno == ENOENT &&
+        faccessat(fd, "memory.max", F_OK, 0) == 0) {
+        ctl_warn(w, "Memory.SwapMax", "memory.swap.max is not available (no swap accounting)");
+        return 0;
+    }
+    return set_limit(g, "memory.swap.max", want_bytes(s->mem_swap_max), t, e);
+}
+
+static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                           struct ctl_warnings *w, struct cg_err *e)
+{
+    int fd = cg_group_fd(g, CG_H_MEMORY), r;
+    char raw_lim[64], raw_sw[64], val_lim[32], val_sw[32];
+    uint64_t cur_lim, cur_sw, want_lim, want_sw;
+    bool have_sw, sw_first;
+
+    r = read_limit(g, "memory.limit_in_bytes", raw_lim, sizeof(raw_lim), &cur_lim, e);
+    if (r < 0)
+        return r;
+    want_lim = s->mem_max != CTL_UNSET ? want_bytes(s->mem_max) : cur_lim;
+    have_sw = faccessat(fd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
+    if (!have_sw) {
+        if (s->mem_swap_max != CTL_UNSET)
+            ctl_warn(w, "Memory.SwapMax",
+                     "memory.memsw.limit_in_bytes is not available (swap accounting is off; "
+                     "boot with swapaccount=1)");
+        if (want_lim == cur_lim)
+            return 0;
+        ctl_mem_format(want_lim, false, val_lim, sizeof(val_lim));
+        return cg_txn_write(t, g, CG_H_MEMORY, "memory.limit_in_bytes", raw_lim, val_lim, e);
+    }
+    r = read_limit(g, "memory.memsw.limit_in_bytes", raw_sw, sizeof(raw_sw), &cur_sw, e);
+    if (r < 0)
+        return r;
+    if (s->mem_swap_max != CTL_UNSET) {
+        if (want_lim == CTL_MAX && s->mem_swap_max != CTL_MAX)
+            ctl_warn(w, "Memory.SwapMax",
+                     "cgroup v1 limits memory+swap together; without Memory.Max swap is "
+                     "not limited");
+        want_sw = ctl_memsw_sum(want_lim, want_bytes(s->mem_swap_max));
+    } else {
+        /* SwapMax left alone means the swap allowance (memsw - limit) stays as it is. */
+        want_sw = cur_sw == CTL_MAX || cur_lim == CTL_MAX
+                      ? cur_sw
+                      : ctl_memsw_sum(want_lim, cur_sw - cur_lim);
+    }
+    want_sw = ctl_mem_normalise(want_sw, page_size());
+    ctl_mem_format(want_lim, false, val_lim, sizeof(val_lim));
+    ctl_mem_format(want_sw, false, val_sw, sizeof(val_sw));
+    /* The kernel keeps limit_in_bytes <= memsw.limit_in_bytes after every write
+     * (-EINVAL otherwise): raise memsw before a limit that would pass it, and otherwise
+     * move the limit first. Rollback replays in reverse and stays within the rule too. */
+    sw_first = ctl_memsw_first(want_lim, cur_sw);
+    if (sw_first && want_sw != cur_sw &&
+        (r = cg_txn_write(t, g, CG_H_MEMORY, "memory.memsw.limit_in_bytes", raw_sw, val_sw, e)) < 0)
+        return r;
+    if (want_lim != cur_lim &&
+        (r = cg_txn_write(t, g, CG_H_MEMORY, "memory.limit_in_bytes", raw_lim, val_lim, e)) < 0)
+        return r;
+    if (!sw_first && want_sw != cur_sw)
+        return cg_txn_write(t, g, CG_H_MEMORY, "memory.memsw.limit_in_bytes", raw_sw, val_sw, e);
+    return 0;
+}
+
+static int apply_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                    struct ctl_warnings *w, struct cg_err *e)
+{
+    /* v1 has no throttling threshold and no protection. "High=max" and "Low=0" are what
+     * v1 does anyway, so only other values are reported. */
+    if (s->mem_high != CTL_UNSET && s->mem_high != CTL_MAX)
+        ctl_warn(w, "Memory.High", "cgroup v1 has no memory.high (throttling); not applied");
+    if (s->mem_low != CTL_UNSET && s->mem_low != 0)
+        ctl_warn(w, "Memory.Low", "cgroup v1 has no memory.low (protection); not applied");
+    if (s->mem_max == CTL_UNSET && s->mem_swap_max == CTL_UNSET)
+        return 0;
+    if (cg_group_fd(g, CG_H_MEMORY) < 0)
+        return ctl_file_error(g, CG_H_MEMORY, "memory", "memory.limit_in_bytes", -ENODEV, e);
+    return apply_v1_limits(g, s, t, w, e);
+}
+
+static int memory_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                        struct ctl_warnings *w, struct cg_err *e)
+{
+    return cg_ctx_is_v2(g->ctx) ? apply_v2(g, s, t, w, e) : apply_v1(g, s, t, w, e);
+}
+
+/* Reads a limit file into *field if it exists; absent files leave it CTL_UNSET. */
+static int read_setting(int fd, const char *file, bool v2, uint64_t *field)
+{
+    char buf[64];
+    int r = ctl_read_opt(fd, file, buf, sizeof(buf));
+
+    if (r <= 0)
+        return r;
+    return ctl_mem_parse(buf, v2, page_size(), field);
+}
+
+static int memory_read_settings(struct cg_group *g, struct ctl_settings *ret)
+{
+    int fd = cg_group_fd(g, CG_H_MEMORY), r;
+    uint64_t sw = CTL_UNSET;
+
+    if (cg_ctx_is_v2(g->ctx)) {
+        r = read_setting(fd, "memory.max", true, &ret->mem_max);
+        if (r >= 0)
+            r = read_setting(fd, "memory.high", true, &ret->mem_high);
+        if (r >= 0)
+            r = read_setting(fd, "memory.low", true, &ret->mem_low);
+        if (r >= 0)
+            r = read_setting(fd, "memory.swap.max", true, &ret->mem_swap_max);
+        return r;
+    }
+    r = read_setting(fd, "memory.limit_in_bytes", false, &ret->mem_max);
+    if (r >= 0)
+        r = read_setting(fd, "memory.memsw.limit_in_bytes", false, &sw);
+    if (r < 0 || sw == CTL_UNSET || ret->mem_max == CTL_UNSET)
+        return r;
+    /* The kernel keeps memsw >= limit, so the difference is the swap allowance. */
+    if (sw == CTL_MAX || ret->mem_max == CTL_MAX)
+        ret->mem_swap_max = CTL_MAX;
+    else
+        ret->mem_swap_max = sw >= ret->mem_max ? sw - ret->mem_max : 0;
+    return 0;
+}
+
+static int memory_read_usage(struct cg_group *g, struct ctl_usage *ret)
+{
+    _cleanup_free_ char *text = NULL;
+    int fd = cg_group_fd(g, CG_H_MEMORY), r;
+    bool v2 = cg_ctx_is_v2(g->ctx);
+
+    r = ctl_read_counter(fd, v2 ? "memory.current" : "memory.usage_in_bytes", &ret->mem_current);
+    if (r >= 0)
+        r = ctl_read_counter(fd, v2 ? "memory.peak" : "memory.max_usage_in_bytes", &ret->mem_peak);
+    if (r >= 0)
+        r = ctl_read_text(fd, v2 ? "memory.events" : "memory.oom_control", &text);
+    if (r < 0)
+        return r;
+    ctl_keyed(text, "oom_kill", 1, &ret->mem_oom_kills);
+    return 0;
+}
 
 const struct ctl_controller ctl_memory = {
     .name = "memory",
     .id = CTL_MEMORY,
+    .apply = memory_apply,
+    .read_settings = memory_read_settings,
+    .read_usage = memory_read_usage,
 };

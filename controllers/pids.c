@@ -1,8 +1,53 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder until the pids mapping lands. */
-#include "controllers/controller.h"
+/*
+ * Pids: the task limit and counts. The files are the same on v1 and v2: pids.max ("max"
+ * = no limit), pids.current, and pids.peak (6.1+ on v2 and v1; absent before).
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "controllers/ctl-internal.h"
+
+static int pids_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                      struct ctl_warnings *w, struct cg_err *e)
+{
+    char raw[64], val[32];
+    uint64_t cur;
+    int r;
+
+    if (s->pids_max == CTL_UNSET)
+        return 0;
+    r = ctl_read_raw(g, CG_H_PIDS, "pids", "pids.max", raw, sizeof(raw), e);
+    if (r < 0)
+        return r;
+    r = cg_parse_u64(raw, &cur);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, "pids.max", "unexpected content '%s'", raw);
+    if (cur == s->pids_max)
+        return 0;
+    ctl_format_u64(s->pids_max, val, sizeof(val));
+    return cg_txn_write(t, g, CG_H_PIDS, "pids.max", raw, val, e);
+}
+
+static int pids_read_settings(struct cg_group *g, struct ctl_settings *ret)
+{
+    return ctl_read_counter(cg_group_fd(g, CG_H_PIDS), "pids.max", &ret->pids_max);
+}
+
+static int pids_read_usage(struct cg_group *g, struct ctl_usage *ret)
+{
+    int fd = cg_group_fd(g, CG_H_PIDS), r;
+
+    r = ctl_read_counter(fd, "pids.current", &ret->pids_current);
+    if (r < 0)
+        return r;
+    return ctl_read_counter(fd, "pids.peak", &ret->pids_peak);
+}
 
 const struct ctl_controller ctl_pids = {
     .name = "pids",
     .id = CTL_PIDS,
+    .apply = pids_apply,
+    .read_settings = pids_read_settings,
+    .read_usage = pids_read_usage,
 };

@@ -392,6 +392,7 @@ int cg_remove_dirs(struct cg_group *g, struct cg_err *e)
             return cg_err_set(e, r, g->path, NULL, "cannot remove group in %s hierarchy",
                               cg_hier_to_string((enum cg_hier)h));
         closep(&g->fd[h]);
+        g->fd[h] = -1;
     }
     return 0;
 }
