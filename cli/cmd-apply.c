@@ -1,8 +1,172 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* corral apply [--dry-run] [FILE...]: make the groups match the policies, all or nothing. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
 #include "cli/cli.h"
+#include "core/txn.h"
+#include "policy/apply.h"
+#include "policy/policy.h"
+
+static void help(void)
+{
+    printf("Usage: corral apply [--dry-run] [FILE...]\n"
+           "\n"
+           "Makes the groups under the corral root match the policies: creates missing class\n"
+           "and workload groups, writes the limits that differ from what the kernel reports,\n"
+           "and (when applying the whole policy directory) removes the class and workload\n"
+           "groups that no policy names any more. Groups in which processes live are never\n"
+           "removed; they are listed. Given FILEs, only those workloads are created or\n"
+           "updated and nothing is removed.\n"
+           "\n"
+           "All or nothing: the policies are validated first (see corral check); if any\n"
+           "change fails, every change already made is undone and the group, file and\n"
+           "kernel error are printed. Applying unchanged policies again writes nothing.\n"
+           "\n"
+           "  -n, --dry-run   print the plan, change nothing\n"
+           "  -h, --help      this help\n"
+           "\n"
+           "Exit status: 0 applied, 1 invalid policies, 2 usage error, 3 cgroupfs error\n"
+           "(rolled back).\n");
+}
+
+static const char *kind_word(enum cg_txn_kind k)
+{
+    switch (k) {
+    case CG_TXN_MKDIR:
+        return "create";
+    case CG_TXN_RMDIR:
+        return "remove";
+    default:
+        return "set";
+    }
+}
+
+static void print_plan(const struct cg_txn *t, const char *root)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct cg_txn_entry *x = &t->e[i];
+        const char *g = x->group[0] ? x->group : root;
+
+        if (x->kind != CG_TXN_WRITE)
+            printf("%-7s %s\n", kind_word(x->kind), g);
+        else if (x->old_value[0])
+            printf("%-7s %s: %s: %s -> %s\n", "set", g, x->file, x->old_value, x->new_value);
+        else
+            printf("%-7s %s: %s = %s\n", "set", g, x->file, x->new_value);
+    }
+}
+
+/* A first apply of many policies keeps one descriptor per change open until it succeeds
+ * (for rollback), so lift the soft limit to the hard one. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
 
 int cmd_apply(struct cli *cli, int argc, char **argv)
 {
-    cli_error(cli, "'apply' is not available in this build yet");
-    return EXIT_SYSTEM;
+    static const struct option opts[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {},
+    };
+    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
+    struct pol_diags diags = {0};
+    struct pol_config cfg = {0};
+    struct pol_set set = {0};
+    struct pol_apply_result res = {0};
+    struct cg_err e = {0};
+    struct cg_txn t;
+    bool dry_run = false, prune;
+    size_t n_files;
+    unsigned n_mk = 0, n_set = 0, n_rm = 0;
+    int c, r, ret = EXIT_OK;
+
+    while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'n':
+            dry_run = true;
+            break;
+        case 'h':
+            help();
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    n_files = (size_t)(argc - optind);
+    prune = n_files == 0;
+
+    r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, argv + optind, n_files, &cfg,
+                     &set, &diags);
+    if (r < 0) {
+        cli_error_ctx(cli, "apply", NULL, r);
+        return EXIT_SYSTEM;
+    }
+    if (diags.n > 0) {
+        for (size_t i = 0; i < diags.n; i++) {
+            char buf[1024];
+            fprintf(stderr, "%s\n", pol_diag_format(&diags.d[i], buf, sizeof(buf)));
+        }
+        cli_error(cli, "%zu problem%s found; nothing was applied", diags.n,
+                  diags.n == 1 ? "" : "s");
+        ret = EXIT_INVALID;
+        goto out;
+    }
+    r = cg_ctx_new(cli->root, &ctx, &e);
+    if (r < 0) {
+        cli_error_ctx(cli, "apply", &e, r);
+        ret = EXIT_SYSTEM;
+        goto out;
+    }
+    raise_nofile();
+    cg_txn_init(&t, dry_run);
+    r = pol_apply(ctx, &cfg, &set, prune, &t, &res, &e);
+    for (size_t i = 0; i < res.n_warnings; i++)
+        cli_warn(cli, "%s: %s: %s", res.warnings[i].group, res.warnings[i].key,
+                 res.warnings[i].msg);
+    if (r < 0) {
+        cli_error_ctx(
+            cli, dry_run ? "apply (dry run)" : "apply failed; every change was rolled back", &e, r);
+        cg_txn_done(&t);
+        ret = EXIT_SYSTEM;
+        goto out;
+    }
+    for (size_t i = 0; i < t.n; i++) {
+        n_mk += t.e[i].kind == CG_TXN_MKDIR;
+        n_set += t.e[i].kind == CG_TXN_WRITE;
+        n_rm += t.e[i].kind == CG_TXN_RMDIR;
+    }
+    if (dry_run || cli->verbose)
+        print_plan(&t, ctx->root_arg);
+    for (size_t i = 0; i < res.n_busy; i++)
+        cli_warn(cli, "%s: no policy names it, but processes live in it: kept", res.busy[i]);
+    if (t.n == 0)
+        printf("%s: nothing to change (%zu workloads)\n", dry_run ? "plan" : "applied", set.n);
+    else if (dry_run)
+        printf("plan: %u group%s to create, %u value%s to set, %u group%s to remove (dry run: "
+               "nothing changed)\n",
+               n_mk, n_mk == 1 ? "" : "s", n_set, n_set == 1 ? "" : "s", n_rm,
+               n_rm == 1 ? "" : "s");
+    else
+        printf("applied: %u group%s created, %u value%s set, %u group%s removed\n", n_mk,
+               n_mk == 1 ? "" : "s", n_set, n_set == 1 ? "" : "s", n_rm, n_rm == 1 ? "" : "s");
+    if (!prune)
+        printf("note: only the given files were applied; nothing was removed\n");
+    cg_txn_done(&t);
+out:
+    pol_apply_result_free(&res);
+    pol_set_free(&set);
+    pol_config_free(&cfg);
+    pol_diags_free(&diags);
+    return ret;
 }

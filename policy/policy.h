@@ -5,6 +5,12 @@
  * Policies (one INI file per workload) and corral.conf (classes, sampling interval, rate
  * card), parsed with inih and validated as a whole before anything is touched.
  * Every problem is collected as FILE:LINE: message (all of them, not just the first).
+ *
+ * The other halves of the policy engine have their own headers:
+ *   policy/units.h   sizes, durations, percentages, decimals (exact integers)
+ *   policy/apply.h   reconciling cgroupfs with a policy set (plan, apply, rollback)
+ *   policy/status.h  the tree as the kernel reports it
+ *   policy/remove.h  resolving and removing a target
  */
 
 #include <stdbool.h>
@@ -25,6 +31,10 @@ enum pol_ns {
     POL_NS_CGROUP = 1u << 6,
 };
 
+/* "pid" -> POL_NS_PID; 0 when unknown. */
+unsigned pol_ns_from_string(const char *s);
+const char *pol_ns_to_string(unsigned bit);
+
 struct pol_diag {
     char file[256];
     unsigned line; /* 0 when the problem is about the file as a whole */
@@ -37,20 +47,41 @@ struct pol_diags {
     struct pol_diag *d;
 };
 
+/* Appends one problem. -ENOMEM only. */
+int pol_diag_add(struct pol_diags *d, const char *file, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sorts by file, then line (stable for equal lines). */
+void pol_diags_sort(struct pol_diags *d);
+/* "FILE:LINE: msg" (or "FILE: msg" for line 0) into buf. */
+const char *pol_diag_format(const struct pol_diag *g, char *buf, size_t size);
+
+/* Built-in classes (DESIGN.md): the weight ratio between neighbours is about 4x, so each
+ * class gets ~80% of the CPU against the next one down when both are busy. */
+#define POL_CLASS_DEFAULT "normal"
+
 struct pol_class {
     char name[65];
     uint64_t cpu_weight; /* 1..10000 */
-    uint64_t mem_low;    /* bytes, CTL_UNSET when not given */
-    char file[256];      /* where it was (re)defined; "" for a built-in */
+    uint64_t mem_low;    /* bytes; 0 (no protection) unless configured */
+    bool mem_low_given;  /* MemoryLow= was written (warnings are shown only then) */
+    bool builtin;
+    char file[256]; /* where it was (re)defined; "" for a built-in */
     unsigned line;
 };
+
+/* Defaults of the rate card (DESIGN.md). */
+#define POL_RATES_DEFAULT_CURRENCY            "EUR"
+#define POL_RATES_DEFAULT_CPU_CORE_HOUR_MICRO 40000 /* 0.04 */
+#define POL_RATES_DEFAULT_MEM_GIB_HOUR_MICRO  5000  /* 0.005 */
+#define POL_PPM                               1000000u
 
 struct pol_rates {
     char currency[8];
     /* Prices in micro-units of the currency per unit (integer, exact). */
     uint64_t cpu_core_hour_micro;
     uint64_t mem_gib_hour_micro;
-    /* Optional per-account multipliers in parts per million (1000000 = x1). */
+    /* Optional per-account multipliers in parts per million (1000000 = x1), from
+     * [Rates] Multiplier.ACCOUNT=DECIMAL. */
     size_t n_multipliers;
     struct {
         char account[65];
@@ -58,19 +89,43 @@ struct pol_rates {
     } * multipliers;
 };
 
+/* Multiplier of an account in ppm (POL_PPM when none is configured). */
+uint64_t pol_rates_multiplier(const struct pol_rates *r, const char *account);
+
+#define POL_INTERVAL_DEFAULT_USEC (10u * 1000000u)
+
 struct pol_config {
-    uint64_t interval_usec; /* [Accounting] Interval=, default 10 s */
+    char file[256];         /* "" when only the built-ins are in use */
+    uint64_t interval_usec; /* [Accounting] Interval=, default 10 s, 1 s .. 24 h */
     size_t n_classes;
     struct pol_class *classes;
     struct pol_rates rates;
 };
 
+/* Which keys a policy wrote (for warnings: only settings that were asked for are warned
+ * about when the running cgroup version cannot express them). */
+enum pol_key {
+    POL_KEY_CPU_WEIGHT = 1u << 0,
+    POL_KEY_CPU_MAX = 1u << 1,
+    POL_KEY_CPU_PERIOD = 1u << 2,
+    POL_KEY_MEM_MAX = 1u << 3,
+    POL_KEY_MEM_HIGH = 1u << 4,
+    POL_KEY_MEM_LOW = 1u << 5,
+    POL_KEY_MEM_SWAP_MAX = 1u << 6,
+    POL_KEY_PIDS_MAX = 1u << 7,
+};
+
 struct pol_policy {
     char file[256];
+    unsigned name_line;  /* line of Name=, 0 when derived from the file name */
     char name[65];       /* [Workload] Name=, default: file name without .policy */
     char class_name[65]; /* [Workload] Class=, default "normal" */
+    unsigned class_line; /* line of Class=, 0 when defaulted */
     char account[65];    /* [Workload] Account=, default: the workload name */
+    /* Every field is set: keys not written get the kernel's default (weight 100, no
+     * limits), so removing a key from a policy puts the default back on the next apply. */
     struct ctl_settings limits;
+    unsigned keys;       /* enum pol_key mask of what the file wrote */
     unsigned namespaces; /* enum pol_ns mask */
     char hostname[65];   /* "" = workload name when UTS is isolated */
     char user[65];       /* "" = stay root */
@@ -93,3 +148,48 @@ void pol_set_free(struct pol_set *s);
 const struct pol_class *pol_config_class(const struct pol_config *c, const char *name);
 /* Policy by workload name, or NULL. */
 const struct pol_policy *pol_set_find(const struct pol_set *s, const char *name);
+
+/* Only the built-in classes and defaults. */
+int pol_config_builtin(struct pol_config *ret);
+
+/*
+ * Loads corral.conf. path NULL: built-ins only. A missing file is an error only when
+ * `required` (the operator named it); otherwise the built-ins are used. Problems go to
+ * diags (the return value is 0 then); a negative errno is returned only for failures that
+ * are not about the input (out of memory).
+ */
+int pol_config_load(const char *path, bool required, struct pol_config *ret,
+                    struct pol_diags *diags);
+
+/* Loads a rate card: a file holding a [Rates] section (a whole corral.conf also works).
+ * Unset keys keep the defaults. */
+int pol_rates_load(const char *path, struct pol_rates *ret, struct pol_diags *diags);
+void pol_rates_done(struct pol_rates *r);
+
+/* Parses one policy from an in-memory text (file is the name used in messages and to
+ * derive the default workload name). Problems go to diags; returns 1 when the policy is
+ * valid on its own, 0 when not, negative errno on allocation failure. */
+int pol_policy_parse_text(const char *file, const char *text, size_t len, struct pol_policy *ret,
+                          struct pol_diags *diags);
+
+/*
+ * Loads a policy set: the given files, or (n_files == 0) every *.policy in dir, sorted.
+ * Then validates the set as a whole against cfg (unknown class, duplicate workload names).
+ * When running as root, files and the directory must be owned by root and not writable by
+ * group or others. All problems go to diags; the set is only usable when diags->n == 0.
+ */
+int pol_set_load(const char *dir, char *const *files, size_t n_files, const struct pol_config *cfg,
+                 struct pol_set *ret, struct pol_diags *diags);
+
+/* Loads corral.conf and a policy set together: what check, apply and status call. */
+int pol_load_all(const char *config, bool config_required, const char *dir, char *const *files,
+                 size_t n_files, struct pol_config *ret_cfg, struct pol_set *ret_set,
+                 struct pol_diags *diags);
+
+/* The settings a class group carries (weight and memory protection; the rest unset). */
+void pol_class_settings(const struct pol_class *c, struct ctl_settings *ret);
+
+/* Whether a controller warning (ctl_warning.key, e.g. "Memory.High") is about a key the
+ * policy (or class, for class groups) actually wrote. Unknown keys count as written. */
+bool pol_policy_warning_relevant(const struct pol_policy *p, const char *key);
+bool pol_class_warning_relevant(const struct pol_class *c, const char *key);

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/macro.h"
+#include "policy/apply.h"
+#include "policy/units.h"
+
+void pol_apply_result_free(struct pol_apply_result *r)
+{
+    if (!r)
+        return;
+    free(r->warnings);
+    free(r->busy);
+    memset(r, 0, sizeof(*r));
+}
+
+static int add_warning(struct pol_apply_result *res, const char *group, const char *key,
+                       const char *msg)
+{
+    struct pol_warning *nw;
+
+    /* The same class warning shows up once, not once per apply of each class. */
+    for (size_t i = 0; i < res->n_warnings; i++)
+        if (strcmp(res->warnings[i].group, group) == 0 &&
+            strcmp(res->warnings[i].key, key ? key : "") == 0 &&
+            strcmp(res->warnings[i].msg, msg) == 0)
+            return 0;
+    nw = realloc(res->warnings, (res->n_warnings + 1) * sizeof(*nw));
+    if (!nw)
+        return -ENOMEM;
+    res->warnings = nw;
+    nw = &res->warnings[res->n_warnings++];
+    snprintf(nw->group, sizeof(nw->group), "%s", group);
+    snprintf(nw->key, sizeof(nw->key), "%s", key ? key : "");
+    snprintf(nw->msg, sizeof(nw->msg), "%s", msg);
+    return 0;
+}
+
+static int add_busy(struct pol_apply_result *res, const char *group)
+{
+    char(*nb)[256] = realloc(res->busy, (res->n_busy + 1) * sizeof(*nb));
+
+    if (!nb)
+        return -ENOMEM;
+    res->busy = nb;
+    snprintf(res->busy[res->n_busy++], 256, "%s", group);
+    return 0;
+}
+
+/* A handle on a group that does not exist (yet): every fd is -1. The controllers see no
+ * current values and record everything they would write; cg_txn_write accepts it only
+ * in a dry run. */
+static int phantom(struct cg_ctx *ctx, const char *parent, const char *name, struct cg_group **ret)
+{
+    struct cg_group *g = calloc(1, sizeof(*g));
+
+    if (!g)
+        return -ENOMEM;
+    g->ctx = ctx;
+    for (int h = 0; h < _CG_H_MAX; h++)
+        g->fd[h] = -1;
+    if (asprintf(&g->path, "%s%s%s", parent, parent[0] ? "/" : "", name) < 0) {
+        free(g);
+        return -ENOMEM;
+    }
+    *ret = g;
+    return 0;
+}
+
+static bool is_phantom(const struct cg_group *g)
+{
+    for (int h = 0; h < _CG_H_MAX; h++)
+        if (g->fd[h] >= 0)
+            return false;
+    return true;
+}
+
+/* Opens child `name` of parent, creating it through t unless t is a dry run. */
+static int open_child(struct cg_group *parent, const char *name, struct cg_txn *t,
+                      struct cg_group **ret, struct cg_err *e)
+{
+    struct cg_group *g = NULL;
+    bool created = false;
+    int r;
+
+    if (!is_phantom(parent)) {
+        r = cg_group_child(parent, name, false, &g, NULL, NULL);
+        if (r == 0) {
+            *ret = g;
+            return 0;
+        }
+        if (r != -ENOENT)
+            return cg_group_child(parent, name, false, ret, NULL, e); /* fills e */
+    }
+    if (t->dry_run) {
+        r = phantom(parent->ctx, parent->path, name, &g);
+        if (r < 0)
+            return r;
+        r = cg_txn_created(t, g);
+    } else {
+        r = cg_group_child(parent, name, true, &g, &created, e);
+        if (r < 0)
+            return r;
+        r = created ? cg_txn_created(t, g) : 0;
+    }
+    if (r < 0) {
+        cg_group_free(g);
+        return r;
+    }
+    *ret = g;
+    return 0;
+}
+
+typedef bool (*relevant_fn)(const void *owner, const char *key);
+
+static bool class_relevant(const void *owner, const char *key)
+{
+    return pol_class_warning_relevant(owner, key);
+}
+
+static bool policy_relevant(const void *owner, const char *key)
+{
+    return pol_policy_warning_relevant(owner, key);
+}
+
+/* Warnings only: runs every controller's apply with a dry-run transaction on a stand-in
+ * group that exists (the root's base, which corral only reads here), so that the
+ * controllers can see which files this kernel offers; errors are ignored, the writes it
+ * would make are thrown away, and the warnings are filed under `path`. */
+static int warn_only(struct cg_group *standin, const char *path, const struct ctl_settings *s,
+                     relevant_fn relevant, const void *owner, struct pol_apply_result *res)
+{
+    for (int i = 0; i < _CTL_MAX; i++) {
+        struct ctl_warnings w = {0};
+        struct cg_txn t;
+        int r;
+
+        if (!ctl_table[i]->apply)
+            continue;
+        cg_txn_init(&t, true);
+        (void)ctl_table[i]->apply(standin, s, &t, &w, NULL);
+        cg_txn_done(&t);
+        for (size_t k = 0; k < w.n; k++) {
+            if (!relevant(owner, w.w[k].key))
+                continue;
+            r = add_warning(res, path, w.w[k].key, w.w[k].msg);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+/* What a new group starts with: the kernel's defaults. */
+static void fresh_defaults(struct ctl_settings *s)
+{
+    s->cpu_weight = CTL_WEIGHT_DEFAULT;
+    s->cpu_max_usec = CTL_MAX;
+    s->cpu_period_usec = CTL_PERIOD_DEFAULT_USEC;
+    s->mem_max = s->mem_high = s->mem_swap_max = CTL_MAX;
+    s->mem_low = 0;
+    s->pids_max = CTL_MAX;
+}
+
+/* Dry run of a group that does not exist yet: the controllers cannot read it, so the
+ * plan lists the policy's values that differ from a new group's defaults, by policy key
+ * (which kernel file holds them is known once the group exists). */
+static int plan_new_group(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                          struct cg_err *e)
+{
+    struct ctl_settings d;
+    char buf[64];
+    int r = 0;
+
+    fresh_defaults(&d);
+#define PLAN(field, hier, key, ...)                                                                \
+    do {                                                                                           \
+        if (r == 0 && s->field != CTL_UNSET && s->field != d.field) {                              \
+            __VA_ARGS__;                                                                           \
+            r = cg_txn_write(t, g, hier, key, "", buf, e);                                         \
+        }                                                                                          \
+    } while (0)
+    PLAN(cpu_weight, CG_H_CPU, "CPU.Weight",
+         snprintf(buf, sizeof(buf), "%llu", (unsigned long long)s->cpu_weight));
+    PLAN(cpu_max_usec, CG_H_CPU, "CPU.Max",
+         if (s->cpu_max_usec == CTL_MAX) snprintf(buf, sizeof(buf), "max");
+         else snprintf(buf, sizeof(buf), "%lluus per period", (unsigned long long)s->cpu_max_usec));
+    PLAN(cpu_period_usec, CG_H_CPU, "CPU.Period",
+         snprintf(buf, sizeof(buf), "%lluus", (unsigned long long)s->cpu_period_usec));
+    PLAN(mem_max, CG_H_MEMORY, "Memory.Max", pol_format_size(s->mem_max, buf, sizeof(buf)));
+    PLAN(mem_high, CG_H_MEMORY, "Memory.High", pol_format_size(s->mem_high, buf, sizeof(buf)));
+    PLAN(mem_low, CG_H_MEMORY, "Memory.Low", pol_format_size(s->mem_low, buf, sizeof(buf)));
+    PLAN(mem_swap_max, CG_H_MEMORY, "Memory.SwapMax",
+         pol_format_size(s->mem_swap_max, buf, sizeof(buf)));
+    PLAN(pids_max, CG_H_PIDS, "Pids.Max",
+         if (s->pids_max == CTL_MAX) snprintf(buf, sizeof(buf), "max");
+         else snprintf(buf, sizeof(buf), "%llu", (unsigned long long)s->pids_max));
+#undef PLAN
+    return r;
+}
+
+static int apply_group(struct cg_group *g, struct cg_group *standin, const struct ctl_settings *s,
+                       struct cg_txn *t, relevant_fn relevant, const void *owner,
+                       struct pol_apply_result *res, struct cg_err *e)
+{
+    struct ctl_warnings w = {0};
+    int r;
+
+    if (is_phantom(g)) {
+        r = plan_new_group(g, s, t, e);
+        if (r == 0 && res && standin)
+            r = warn_only(standin, g->path, s, relevant, owner, res);
+        return r;
+    }
+    r = ctl_apply_all(g, s, t, &w, e);
+    if (r < 0) {
+        if (e && !e->group[0])
+            snprintf(e->group, sizeof(e->group), "%s", g->path);
+        return r;
+    }
+    for (size_t i = 0; res && i < w.n; i++) {
+        if (!relevant(owner, w.w[i].key))
+            continue;
+        r = add_warning(res, g->path, w.w[i].key, w.w[i].msg);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int pol_used_classes(const struct pol_config *cfg, const struct pol_set *set,
+                     const struct pol_class ***ret, size_t *ret_n)
+{
+    const struct pol_class **v = calloc(cfg->n_classes + 1, sizeof(*v));
+    size_t n = 0;
+
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < cfg->n_classes; i++)
+        for (size_t j = 0; j < set->n; j++)
+            if (strcmp(set->p[j].class_name, cfg->classes[i].name) == 0) {
+                v[n++] = &cfg->classes[i];
+                break;
+            }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+static int cmp_policy_ptr(const void *a, const void *b)
+{
+    const struct pol_policy *x = *(const struct pol_policy *const *)a;
+    const struct pol_policy *y = *(const struct pol_policy *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+/* The policies of one class, sorted by workload name. */
+static int class_members(const struct pol_set *set, const char *cls, const struct pol_policy ***ret,
+                         size_t *ret_n)
+{
+    const struct pol_policy **v = calloc(set->n + 1, sizeof(*v));
+    size_t n = 0;
+
+    if (!v)
+        return -ENOMEM;
+    for (size_t j = 0; j < set->n; j++)
+        if (strcmp(set->p[j].class_name, cls) == 0)
+            v[n++] = &set->p[j];
+    qsort(v, n, sizeof(*v), cmp_policy_ptr);
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+static bool workload_wanted(const struct pol_set *set, const char *cls, const char *name)
+{
+    const struct pol_policy *p = pol_set_find(set, name);
+    return p && strcmp(p->class_name, cls) == 0;
+}
+
+/* Removes g and everything below it through t, deepest first, unless a process lives
+ * anywhere in it (then it is reported and nothing of it is removed). */
+static int prune_group(struct cg_group *g, struct cg_txn *t, struct pol_apply_result *res,
+                       struct cg_err *e)
+{
+    _cleanup_(cg_strv_freep) char **kids = NULL;
+    int r;
+
+    r = cg_group_populated(g);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, NULL, "cannot tell whether the group holds processes");
+    if (r > 0)
+        return add_busy(res, g->path);
+    r = cg_group_children(g, &kids);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, NULL, "cannot list child groups");
+    for (char **k = kids; *k; k++) {
+        _cleanup_(cg_group_freep) struct cg_group *c = NULL;
+        r = cg_group_child(g, *k, false, &c, NULL, e);
+        if (r < 0)
+            return r;
+        r = prune_group(c, t, res, e);
+        if (r < 0)
+            return r;
+    }
+    return cg_txn_remove(t, g, e);
+}
+
+/* A class no policy uses: its unnamed workloads go (busy ones are kept and reported),
+ * then the class itself once nothing is left in it. */
+static int prune_class(struct cg_group *cg, struct cg_txn *t, struct pol_apply_result *res,
+                       struct cg_err *e)
+{
+    _cleanup_(cg_strv_freep) char **workloads = NULL;
+    size_t busy_before = res->n_busy;
+    int r;
+
+    r = cg_group_children(cg, &workloads);
+    if (r < 0)
+        return cg_err_set(e, r, cg->path, NULL, "cannot list workload groups");
+    for (char **w = workloads; *w; w++) {
+        _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
+        r = cg_group_child(cg, *w, false, &wg, NULL, e);
+        if (r < 0)
+            return r;
+        r = prune_group(wg, t, res, e);
+        if (r < 0)
+            return r;
+    }
+    if (res->n_busy > busy_before)
+        return 0;
+    /* Processes placed in the class group itself (not by corral) keep it too. Its
+     * children are gone by now (or, in a dry run, planned to go). */
+    r = cg_group_populated(cg);
+    if (r < 0)
+        return cg_err_set(e, r, cg->path, NULL, "cannot tell whether the group holds processes");
+    if (r > 0)
+        return add_busy(res, cg->path);
+    return cg_txn_remove(t, cg, e);
+}
+
+static int prune(struct cg_group *root, const struct pol_set *set, const struct pol_class **used,
+                 size_t n_used, struct cg_txn *t, struct pol_apply_result *res, struct cg_err *e)
+{
+    _cleanup_(cg_strv_freep) char **classes = NULL;
+    int r;
+
+    r = cg_group_children(root, &classes);
+    if (r < 0)
+        return cg_err_set(e, r, "", NULL, "cannot list class groups");
+    for (char **c = classes; *c; c++) {
+        _cleanup_(cg_group_freep) struct cg_group *cg = NULL;
+        _cleanup_(cg_strv_freep) char **workloads = NULL;
+        bool class_wanted = false;
+
+        for (size_t i = 0; i < n_used; i++)
+            class_wanted |= strcmp(used[i]->name, *c) == 0;
+        r = cg_group_child(root, *c, false, &cg, NULL, e);
+        if (r < 0)
+            return r;
+        if (!class_wanted) {
+            r = prune_class(cg, t, res, e);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        r = cg_group_children(cg, &workloads);
+        if (r < 0)
+            return cg_err_set(e, r, cg->path, NULL, "cannot list workload groups");
+        for (char **w = workloads; *w; w++) {
+            _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
+            if (workload_wanted(set, *c, *w))
+                continue;
+            r = cg_group_child(cg, *w, false, &wg, NULL, e);
+            if (r < 0)
+                return r;
+            r = prune_group(wg, t, res, e);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+static int open_root(struct cg_ctx *ctx, struct cg_txn *t, struct cg_group **ret, struct cg_err *e)
+{
+    struct cg_group *root = NULL;
+    int r;
+
+    r = cg_root_open(ctx, false, &root, NULL);
+    if (r == 0) {
+        *ret = root;
+        return 0;
+    }
+    if (r != -ENOENT)
+        return cg_root_open(ctx, false, ret, e); /* fills e */
+    if (t->dry_run)
+        r = phantom(ctx, "", "", &root);
+    else
+        r = cg_root_open(ctx, true, &root, e);
+    if (r < 0)
+        return r;
+    r = cg_txn_created(t, root);
+    if (r < 0) {
+        cg_group_free(root);
+        return r;
+    }
+    *ret = root;
+    return 0;
+}
+
+static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
+                      bool prune_unused, struct cg_txn *t, struct pol_apply_result *res,
+                      struct cg_err *e)
+{
+    _cleanup_(cg_group_freep) struct cg_group *root = NULL, *standin = NULL;
+    _cleanup_free_ const struct pol_class **used = NULL;
+    size_t n_used = 0;
+    int r;
+
+    r = pol_used_classes(cfg, set, &used, &n_used);
+    if (r < 0)
+        return r;
+    if (n_used == 0 && !prune_unused)
+        return 0;
+    r = open_root(ctx, t, &root, e);
+    if (r < 0)
+        return r;
+    if (t->dry_run && cg_base_open(ctx, &standin, NULL) < 0)
+        standin = NULL; /* no warnings for new groups then */
+    for (size_t i = 0; i < n_used; i++) {
+        _cleanup_(cg_group_freep) struct cg_group *cg = NULL;
+        _cleanup_free_ const struct pol_policy **members = NULL;
+        struct ctl_settings cs;
+        size_t n_members = 0;
+
+        r = open_child(root, used[i]->name, t, &cg, e);
+        if (r < 0)
+            return r;
+        pol_class_settings(used[i], &cs);
+        r = apply_group(cg, standin, &cs, t, class_relevant, used[i], res, e);
+        if (r < 0)
+            return r;
+        r = class_members(set, used[i]->name, &members, &n_members);
+        if (r < 0)
+            return r;
+        for (size_t j = 0; j < n_members; j++) {
+            _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
+            r = open_child(cg, members[j]->name, t, &wg, e);
+            if (r < 0)
+                return r;
+            r = apply_group(wg, standin, &members[j]->limits, t, policy_relevant, members[j], res,
+                            e);
+            if (r < 0)
+                return r;
+        }
+    }
+    if (prune_unused && !is_phantom(root))
+        r = prune(root, set, used, n_used, t, res, e);
+    return r;
+}
+
+int pol_apply(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
+              bool prune_unused, struct cg_txn *t, struct pol_apply_result *res, struct cg_err *e)
+{
+    int r = apply_tree(ctx, cfg, set, prune_unused, t, res, e);
+
+    if (r < 0 && !t->dry_run) {
+        int rr = cg_txn_rollback(t);
+        if (rr < 0 && e)
+            snprintf(e->detail + strlen(e->detail), sizeof(e->detail) - strlen(e->detail),
+                     " (and rolling back failed too: %s)", strerror(-rr));
+    }
+    return r;
+}
+
+int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
+                 struct pol_apply_result *res)
+{
+    _cleanup_(cg_group_freep) struct cg_group *standin = NULL;
+    _cleanup_free_ const struct pol_class **used = NULL;
+    size_t n_used = 0;
+    int r;
+
+    r = cg_base_open(ctx, &standin, NULL);
+    if (r < 0)
+        return r;
+    r = pol_used_classes(cfg, set, &used, &n_used);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n_used; i++) {
+        struct ctl_settings cs;
+
+        pol_class_settings(used[i], &cs);
+        r = warn_only(standin, used[i]->name, &cs, class_relevant, used[i], res);
+        if (r < 0)
+            return r;
+    }
+    for (size_t j = 0; j < set->n; j++) {
+        char path[160];
+
+        snprintf(path, sizeof(path), "%s/%s", set->p[j].class_name, set->p[j].name);
+        r = warn_only(standin, path, &set->p[j].limits, policy_relevant, &set->p[j], res);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}

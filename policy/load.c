@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A policy set: every *.policy file of a directory (or the files named), each parsed on
+ * its own, then checked as a whole (workload names unique, classes defined).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/macro.h"
+#include "policy/internal.h"
+
+static const char *const ns_names[] = {"pid", "net", "ipc", "mnt", "uts", "user", "cgroup"};
+
+unsigned pol_ns_from_string(const char *s)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(ns_names); i++)
+        if (strcmp(s, ns_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+const char *pol_ns_to_string(unsigned bit)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(ns_names); i++)
+        if (bit == 1u << i)
+            return ns_names[i];
+    return NULL;
+}
+
+void pol_set_free(struct pol_set *s)
+{
+    if (!s)
+        return;
+    free(s->p);
+    s->p = NULL;
+    s->n = 0;
+}
+
+const struct pol_policy *pol_set_find(const struct pol_set *s, const char *name)
+{
+    for (size_t i = 0; s && name && i < s->n; i++)
+        if (strcmp(s->p[i].name, name) == 0)
+            return &s->p[i];
+    return NULL;
+}
+
+static int set_add(struct pol_set *s, const struct pol_policy *p)
+{
+    struct pol_policy *np = realloc(s->p, (s->n + 1) * sizeof(*np));
+
+    if (!np)
+        return -ENOMEM;
+    s->p = np;
+    s->p[s->n++] = *p;
+    return 0;
+}
+
+static int load_file(const char *path, struct pol_set *s, struct pol_diags *diags)
+{
+    _cleanup_free_ char *text = NULL;
+    struct pol_policy p;
+    size_t len = 0;
+    int r;
+
+    r = pol_read_trusted(path, &text, &len, diags);
+    if (r == -ENOMEM)
+        return r;
+    if (r == -EPERM || r == -EINVAL || r == -EFBIG)
+        return 0; /* reported */
+    if (r < 0)
+        return pol_diag_add(diags, path, 0, "cannot read: %s", strerror(-r));
+    r = pol_policy_parse_text(path, text, len, &p, diags);
+    if (r < 0)
+        return r;
+    /* Kept even when invalid, so that the set-wide checks still see its name. */
+    if (p.name[0])
+        return set_add(s, &p);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_policy_name(const char *n)
+{
+    size_t l = strlen(n);
+    return n[0] != '.' && l > 7 && strcmp(n + l - 7, ".policy") == 0;
+}
+
+static int load_dir(const char *dir, struct pol_set *s, struct pol_diags *diags)
+{
+    _cleanup_close_ int fd = -1;
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    DIR *d;
+    int r = 0;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return pol_diag_add(diags, dir, 0, "cannot open policy directory: %s", strerror(errno));
+    r = pol_check_trusted_fd(fd, dir, true, diags);
+    if (r == -EPERM)
+        return 0;
+    if (r < 0)
+        return r;
+    d = fdopendir(fd);
+    if (!d)
+        return negative_errno();
+    fd = -1;
+    while ((de = readdir(d))) {
+        char **nn;
+        if (!is_policy_name(de->d_name))
+            continue;
+        nn = realloc(names, (n + 1) * sizeof(char *));
+        if (!nn) {
+            r = -ENOMEM;
+            break;
+        }
+        names = nn;
+        if (asprintf(&names[n], "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", de->d_name) <
+            0) {
+            r = -ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (r == 0 && n > 0)
+        qsort(names, n, sizeof(char *), cmp_str);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = load_file(names[i], s, diags);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return r;
+}
+
+static int class_list(const struct pol_config *cfg, char *buf, size_t size)
+{
+    size_t k = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < cfg->n_classes && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "", cfg->classes[i].name);
+    return 0;
+}
+
+static int validate_set(const struct pol_set *s, const struct pol_config *cfg,
+                        struct pol_diags *diags)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct pol_policy *p = &s->p[i];
+        int r = 0;
+
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(s->p[j].name, p->name) == 0) {
+                r = pol_diag_add(diags, p->file, p->name_line,
+                                 "duplicate workload name '%s': %s:%u already defines it%s",
+                                 p->name, s->p[j].file, s->p[j].name_line,
+                                 p->name_line ? "" : " (this name comes from the file name)");
+                break;
+            }
+        if (r < 0)
+            return r;
+        if (p->class_name[0] && cfg && !pol_config_class(cfg, p->class_name)) {
+            char known[512];
+            class_list(cfg, known, sizeof(known));
+            r = pol_diag_add(diags, p->file, p->class_line,
+                             "unknown class '%s' (defined: %s; add [Class %s] to corral.conf)",
+                             p->class_name, known, p->class_name);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+int pol_set_load(const char *dir, char *const *files, size_t n_files, const struct pol_config *cfg,
+                 struct pol_set *ret, struct pol_diags *diags)
+{
+    struct pol_set s = {0};
+    int r = 0;
+
+    if (n_files > 0)
+        for (size_t i = 0; r == 0 && i < n_files; i++)
+            r = load_file(files[i], &s, diags);
+    else if (dir)
+        r = load_dir(dir, &s, diags);
+    if (r == 0)
+        r = validate_set(&s, cfg, diags);
+    if (r < 0) {
+        pol_set_free(&s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+int pol_load_all(const char *config, bool config_required, const char *dir, char *const *files,
+                 size_t n_files, struct pol_config *ret_cfg, struct pol_set *ret_set,
+                 struct pol_diags *diags)
+{
+    struct pol_config cfg;
+    struct pol_set set;
+    int r;
+
+    r = pol_config_load(config, config_required, &cfg, diags);
+    if (r < 0)
+        return r;
+    r = pol_set_load(dir, files, n_files, &cfg, &set, diags);
+    if (r < 0) {
+        pol_config_free(&cfg);
+        return r;
+    }
+    pol_diags_sort(diags);
+    *ret_cfg = cfg;
+    *ret_set = set;
+    return 0;
+}
+
+unsigned pol_key_from_warning(const char *key)
+{
+    static const struct {
+        const char *k;
+        unsigned bit;
+    } map[] = {
+        {"CPU.Weight", POL_KEY_CPU_WEIGHT},       {"CPU.Max", POL_KEY_CPU_MAX},
+        {"CPU.Period", POL_KEY_CPU_PERIOD},       {"Memory.Max", POL_KEY_MEM_MAX},
+        {"Memory.High", POL_KEY_MEM_HIGH},        {"Memory.Low", POL_KEY_MEM_LOW},
+        {"Memory.SwapMax", POL_KEY_MEM_SWAP_MAX}, {"Pids.Max", POL_KEY_PIDS_MAX},
+    };
+
+    for (size_t i = 0; key && i < ARRAY_SIZE(map); i++)
+        if (strcmp(map[i].k, key) == 0)
+            return map[i].bit;
+    return 0;
+}
+
+bool pol_policy_warning_relevant(const struct pol_policy *p, const char *key)
+{
+    unsigned bit = pol_key_from_warning(key);
+    return bit == 0 || (p->keys & bit);
+}
+
+bool pol_class_warning_relevant(const struct pol_class *c, const char *key)
+{
+    unsigned bit = pol_key_from_warning(key);
+
+    if (bit == POL_KEY_MEM_LOW)
+        return c->mem_low_given;
+    /* A class writes only its weight and memory protection. */
+    return bit == 0 || bit == POL_KEY_CPU_WEIGHT;
+}

@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One policy file -> struct pol_policy. Each key has a parser in the table below; the
+ * checks that involve several keys (High above Max, a quota below the kernel's 1 ms
+ * minimum, Hostname without a UTS namespace) run once the whole file is read.
+ * A [Filesystem] section comes later: it is one more table and one more set of fields.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/macro.h"
+#include "core/name.h"
+#include "policy/internal.h"
+#include "policy/units.h"
+
+#define PIDS_MAX_LIMIT 4194304u               /* PID_MAX_LIMIT on 64-bit */
+#define CPU_PPM_MAX    (100000ull * 10000ull) /* 100000% = 1000 CPUs */
+#define QUOTA_MIN_USEC 1000u                  /* kernel: min_cfs_quota_period, 1 ms */
+
+struct pstate {
+    const char *file;
+    struct pol_policy *p;
+    struct pol_diags *d;
+    int error;
+    uint64_t cpu_ppm;
+    unsigned line_cpu_max, line_period, line_mem_max, line_mem_high, line_mem_low;
+    unsigned line_hostname;
+};
+
+static void bad(struct pstate *st, unsigned line, const char *fmt, ...) _printf_(3, 4);
+
+static void bad(struct pstate *st, unsigned line, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (pol_diag_add(st->d, st->file, line, "%s", msg) < 0)
+        st->error = -ENOMEM;
+}
+
+static const char *unit_error(int r, const char *what)
+{
+    return r == -ERANGE ? "out of range" : what;
+}
+
+/* [Workload] */
+
+static void set_name(struct pstate *st, const char *what, char *dst, size_t size, const char *v,
+                     unsigned line)
+{
+    if (!cg_name_valid(v)) {
+        bad(st, line,
+            "invalid %s '%s': names are 1 to 64 of [a-z0-9_-] (no '/', '.' or empty), since "
+            "they become group names",
+            what, v);
+        return;
+    }
+    snprintf(dst, size, "%s", v);
+}
+
+static void k_name(struct pstate *st, const char *v, unsigned line)
+{
+    set_name(st, "workload name", st->p->name, sizeof(st->p->name), v, line);
+    st->p->name_line = line;
+}
+
+static void k_class(struct pstate *st, const char *v, unsigned line)
+{
+    set_name(st, "class name", st->p->class_name, sizeof(st->p->class_name), v, line);
+    st->p->class_line = line;
+}
+
+static void k_account(struct pstate *st, const char *v, unsigned line)
+{
+    set_name(st, "account name", st->p->account, sizeof(st->p->account), v, line);
+}
+
+/* [CPU] */
+
+static void k_cpu_weight(struct pstate *st, const char *v, unsigned line)
+{
+    uint64_t w;
+
+    if (pol_parse_uint(v, &w) < 0 || w < CTL_WEIGHT_MIN || w > CTL_WEIGHT_MAX) {
+        bad(st, line, "CPU.Weight='%s': expected an integer from %d to %d", v, CTL_WEIGHT_MIN,
+            CTL_WEIGHT_MAX);
+        return;
+    }
+    st->p->limits.cpu_weight = w;
+    st->p->keys |= POL_KEY_CPU_WEIGHT;
+}
+
+static void k_cpu_max(struct pstate *st, const char *v, unsigned line)
+{
+    uint64_t ppm;
+    int r = pol_parse_cpu_ppm(v, &ppm);
+
+    if (r < 0 || ppm == 0 || (ppm != UINT64_MAX && ppm > CPU_PPM_MAX)) {
+        bad(st, line,
+            "CPU.Max='%s': %s: expected a share of one CPU above 0%% and up to 100000%% "
+            "(e.g. 150%%, 12.5%%) or max",
+            v, r < 0 ? unit_error(r, "bad value or unit") : "out of range");
+        return;
+    }
+    st->cpu_ppm = ppm;
+    st->line_cpu_max = line;
+    st->p->keys |= POL_KEY_CPU_MAX;
+}
+
+static void k_cpu_period(struct pstate *st, const char *v, unsigned line)
+{
+    uint64_t us;
+    int r = pol_parse_duration(v, &us);
+
+    if (r < 0 || us < CTL_PERIOD_MIN_USEC || us > CTL_PERIOD_MAX_USEC) {
+        bad(st, line, "CPU.Period='%s': %s: expected a duration from 1ms to 1s (units us, ms, s)",
+            v, r < 0 ? unit_error(r, "bad value or unit") : "out of range");
+        return;
+    }
+    st->p->limits.cpu_period_usec = us;
+    st->line_period = line;
+    st->p->keys |= POL_KEY_CPU_PERIOD;
+}
+
+/* [Memory] */
+
+static void k_size(struct pstate *st, const char *key, uint64_t *dst, unsigned bit, unsigned *lp,
+                   const char *v, unsigned line)
+{
+    uint64_t b;
+    int r = pol_parse_size(v, &b);
+
+    if (r < 0) {
+        bad(st, line,
+            "Memory.%s='%s': %s: expected bytes with an optional K, M, G or T suffix (powers "
+            "of 1024), or max",
+            key, v, unit_error(r, "bad value or unit"));
+        return;
+    }
+    *dst = b;
+    st->p->keys |= bit;
+    if (lp)
+        *lp = line;
+}
+
+static void k_mem_max(struct pstate *st, const char *v, unsigned line)
+{
+    k_size(st, "Max", &st->p->limits.mem_max, POL_KEY_MEM_MAX, &st->line_mem_max, v, line);
+}
+
+static void k_mem_high(struct pstate *st, const char *v, unsigned line)
+{
+    k_size(st, "High", &st->p->limits.mem_high, POL_KEY_MEM_HIGH, &st->line_mem_high, v, line);
+}
+
+static void k_mem_low(struct pstate *st, const char *v, unsigned line)
+{
+    k_size(st, "Low", &st->p->limits.mem_low, POL_KEY_MEM_LOW, &st->line_mem_low, v, line);
+}
+
+static void k_mem_swap(struct pstate *st, const char *v, unsigned line)
+{
+    k_size(st, "SwapMax", &st->p->limits.mem_swap_max, POL_KEY_MEM_SWAP_MAX, NULL, v, line);
+}
+
+/* [Pids] */
+
+static void k_pids_max(struct pstate *st, const char *v, unsigned line)
+{
+    uint64_t n;
+
+    if (strcmp(v, "max") == 0)
+        n = CTL_MAX;
+    else if (pol_parse_uint(v, &n) < 0 || n < 1 || n > PIDS_MAX_LIMIT) {
+        bad(st, line, "Pids.Max='%s': expected an integer from 1 to %u, or max", v, PIDS_MAX_LIMIT);
+        return;
+    }
+    st->p->limits.pids_max = n;
+    st->p->keys |= POL_KEY_PIDS_MAX;
+}
+
+/* [Namespaces] */
+
+static void k_isolate(struct pstate *st, const char *v, unsigned line)
+{
+    _cleanup_free_ char *copy = strdup(v);
+    char *save = NULL;
+    unsigned mask = 0;
+    bool ok = true;
+
+    if (!copy) {
+        st->error = -ENOMEM;
+        return;
+    }
+    for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+        unsigned bit = pol_ns_from_string(w);
+        if (!bit) {
+            bad(st, line,
+                "Namespaces.Isolate: unknown namespace '%s' (known: pid net ipc mnt uts user "
+                "cgroup)",
+                w);
+            ok = false;
+        } else if (mask & bit) {
+            bad(st, line, "Namespaces.Isolate: '%s' is listed twice", w);
+            ok = false;
+        }
+        mask |= bit;
+    }
+    if (ok)
+        st->p->namespaces = mask;
+}
+
+static bool hostname_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 64 || s[0] == '-' || s[0] == '.' || s[n - 1] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.'))
+            return false;
+        if (c == '.' && s[i + 1] == '.')
+            return false;
+    }
+    return true;
+}
+
+static void k_hostname(struct pstate *st, const char *v, unsigned line)
+{
+    if (!hostname_valid(v)) {
+        bad(st, line,
+            "Namespaces.Hostname='%s': expected 1 to 64 of [A-Za-z0-9.-], not starting with "
+            "'-' or '.'",
+            v);
+        return;
+    }
+    snprintf(st->p->hostname, sizeof(st->p->hostname), "%s", v);
+    st->line_hostname = line;
+}
+
+/* [Process] */
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+static void k_user(struct pstate *st, const char *v, unsigned line)
+{
+    char buf[4096];
+    struct passwd pw, *res = NULL;
+
+    if (strlen(v) >= sizeof(st->p->user)) {
+        bad(st, line, "Process.User='%s': too long", v);
+        return;
+    }
+    /* Resolved now, so that a typo fails `corral check` and not the launch. */
+    if (!all_digits(v) && (getpwnam_r(v, &pw, buf, sizeof(buf), &res) != 0 || !res)) {
+        bad(st, line, "Process.User='%s': no such user on this system", v);
+        return;
+    }
+    snprintf(st->p->user, sizeof(st->p->user), "%s", v);
+}
+
+static void k_group(struct pstate *st, const char *v, unsigned line)
+{
+    char buf[4096];
+    struct group gr, *res = NULL;
+
+    if (strlen(v) >= sizeof(st->p->group)) {
+        bad(st, line, "Process.Group='%s': too long", v);
+        return;
+    }
+    if (!all_digits(v) && (getgrnam_r(v, &gr, buf, sizeof(buf), &res) != 0 || !res)) {
+        bad(st, line, "Process.Group='%s': no such group on this system", v);
+        return;
+    }
+    snprintf(st->p->group, sizeof(st->p->group), "%s", v);
+}
+
+static void k_workdir(struct pstate *st, const char *v, unsigned line)
+{
+    if (v[0] != '/' || strlen(v) >= sizeof(st->p->workdir)) {
+        bad(st, line,
+            "Process.WorkingDirectory='%s': expected an absolute path (at most %zu "
+            "characters)",
+            v, sizeof(st->p->workdir) - 1);
+        return;
+    }
+    snprintf(st->p->workdir, sizeof(st->p->workdir), "%s", v);
+}
+
+static void k_nnp(struct pstate *st, const char *v, unsigned line)
+{
+    if (pol_parse_bool(v, &st->p->no_new_privs) < 0)
+        bad(st, line, "Process.NoNewPrivileges='%s': expected yes or no", v);
+}
+
+static void k_env(struct pstate *st, const char *v, unsigned line)
+{
+    if (strcmp(v, "inherit") == 0)
+        st->p->clear_env = false;
+    else if (strcmp(v, "clear") == 0)
+        st->p->clear_env = true;
+    else
+        bad(st, line, "Process.Environment='%s': expected inherit or clear", v);
+}
+
+static const struct {
+    const char *section, *key;
+    void (*fn)(struct pstate *st, const char *v, unsigned line);
+} keys[] = {
+    {"Workload", "Name", k_name},
+    {"Workload", "Class", k_class},
+    {"Workload", "Account", k_account},
+    {"CPU", "Weight", k_cpu_weight},
+    {"CPU", "Max", k_cpu_max},
+    {"CPU", "Period", k_cpu_period},
+    {"Memory", "Max", k_mem_max},
+    {"Memory", "High", k_mem_high},
+    {"Memory", "Low", k_mem_low},
+    {"Memory", "SwapMax", k_mem_swap},
+    {"Pids", "Max", k_pids_max},
+    {"Namespaces", "Isolate", k_isolate},
+    {"Namespaces", "Hostname", k_hostname},
+    {"Process", "User", k_user},
+    {"Process", "Group", k_group},
+    {"Process", "WorkingDirectory", k_workdir},
+    {"Process", "NoNewPrivileges", k_nnp},
+    {"Process", "Environment", k_env},
+};
+
+static bool section_known(const char *section)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        if (strcmp(keys[i].section, section) == 0)
+            return true;
+    return false;
+}
+
+static bool on_section(void *user, const char *section, unsigned line)
+{
+    struct pstate *st = user;
+
+    if (section_known(section))
+        return true;
+    if (strcmp(section, "Filesystem") == 0)
+        bad(st, line, "section [Filesystem] is not supported by this version of corral");
+    else
+        bad(st, line,
+            "unknown section [%s] (known: Workload, CPU, Memory, Pids, Namespaces, Process)",
+            section);
+    return false;
+}
+
+static void on_key(void *user, const char *section, const char *key, const char *value,
+                   unsigned line)
+{
+    struct pstate *st = user;
+    char known[160] = "";
+    size_t n = 0;
+
+    if (!section_known(section))
+        return; /* reported once, at the section header */
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        if (strcmp(keys[i].section, section) != 0)
+            continue;
+        if (strcmp(keys[i].key, key) == 0) {
+            if (!value[0]) {
+                bad(st, line, "%s.%s: empty value", section, key);
+                return;
+            }
+            keys[i].fn(st, value, line);
+            return;
+        }
+        if (n < sizeof(known))
+            n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", n ? ", " : "", keys[i].key);
+    }
+    bad(st, line, "unknown key '%s' in [%s] (known: %s)", key, section, known);
+}
+
+static void default_name(struct pstate *st)
+{
+    const char *base = strrchr(st->file, '/');
+    char name[256];
+    size_t n;
+
+    base = base ? base + 1 : st->file;
+    snprintf(name, sizeof(name), "%s", base);
+    n = strlen(name);
+    if (n > 7 && strcmp(name + n - 7, ".policy") == 0)
+        name[n - 7] = '\0';
+    if (!cg_name_valid(name)) {
+        bad(st, 0,
+            "the file name gives the workload name '%s', which is not a valid name "
+            "([a-z0-9_-]{1,64}); rename the file or set [Workload] Name=",
+            name);
+        return;
+    }
+    snprintf(st->p->name, sizeof(st->p->name), "%s", name);
+}
+
+static void finish(struct pstate *st)
+{
+    struct pol_policy *p = st->p;
+    struct ctl_settings *l = &p->limits;
+    char a[32], b[32];
+
+    if (!p->name[0] && !p->name_line)
+        default_name(st);
+    if (!p->class_name[0] && !p->class_line)
+        snprintf(p->class_name, sizeof(p->class_name), "%s", POL_CLASS_DEFAULT);
+    if (!p->account[0])
+        snprintf(p->account, sizeof(p->account), "%s", p->name);
+
+    if (l->cpu_period_usec == CTL_UNSET)
+        l->cpu_period_usec = CTL_PERIOD_DEFAULT_USEC;
+    if (st->line_cpu_max) {
+        l->cpu_max_usec = pol_cpu_quota_usec(st->cpu_ppm, l->cpu_period_usec);
+        if (l->cpu_max_usec < QUOTA_MIN_USEC)
+            bad(st, st->line_cpu_max,
+                "CPU.Max with a period of %llu us gives a quota of %llu us, below the "
+                "kernel's minimum of 1ms (raise Max or Period)",
+                (unsigned long long)l->cpu_period_usec, (unsigned long long)l->cpu_max_usec);
+    }
+
+    if ((p->keys & POL_KEY_MEM_HIGH) && (p->keys & POL_KEY_MEM_MAX) && l->mem_high != CTL_MAX &&
+        l->mem_high > l->mem_max)
+        bad(st, st->line_mem_high, "Memory.High (%s) is above Memory.Max (%s)",
+            pol_format_size(l->mem_high, a, sizeof(a)), pol_format_size(l->mem_max, b, sizeof(b)));
+    if ((p->keys & POL_KEY_MEM_LOW) && (p->keys & POL_KEY_MEM_HIGH) && l->mem_low > l->mem_high)
+        bad(st, st->line_mem_low, "Memory.Low (%s) is above Memory.High (%s)",
+            pol_format_size(l->mem_low, a, sizeof(a)), pol_format_size(l->mem_high, b, sizeof(b)));
+    if ((p->keys & POL_KEY_MEM_LOW) && (p->keys & POL_KEY_MEM_MAX) && l->mem_low > l->mem_max)
+        bad(st, st->line_mem_low, "Memory.Low (%s) is above Memory.Max (%s)",
+            pol_format_size(l->mem_low, a, sizeof(a)), pol_format_size(l->mem_max, b, sizeof(b)));
+    if (p->hostname[0] && !(p->namespaces & POL_NS_UTS))
+        bad(st, st->line_hostname,
+            "Namespaces.Hostname needs its own UTS namespace: add uts to Namespaces.Isolate");
+
+    /* Keys not written get the kernel's defaults, so a removed key is put back. */
+    if (l->cpu_weight == CTL_UNSET)
+        l->cpu_weight = CTL_WEIGHT_DEFAULT;
+    if (l->cpu_max_usec == CTL_UNSET)
+        l->cpu_max_usec = CTL_MAX;
+    if (l->mem_max == CTL_UNSET)
+        l->mem_max = CTL_MAX;
+    if (l->mem_high == CTL_UNSET)
+        l->mem_high = CTL_MAX;
+    if (l->mem_low == CTL_UNSET)
+        l->mem_low = 0;
+    if (l->mem_swap_max == CTL_UNSET)
+        l->mem_swap_max = CTL_MAX;
+    if (l->pids_max == CTL_UNSET)
+        l->pids_max = CTL_MAX;
+}
+
+int pol_policy_parse_text(const char *file, const char *text, size_t len, struct pol_policy *ret,
+                          struct pol_diags *diags)
+{
+    struct pol_policy p = {
+        .no_new_privs = true,
+    };
+    struct pstate st = {
+        .file = file,
+        .p = &p,
+        .d = diags,
+    };
+    size_t before = diags->n;
+    int r;
+
+    snprintf(p.file, sizeof(p.file), "%s", file);
+    ctl_settings_init(&p.limits);
+    r = pol_ini_parse(file, text, len, on_section, on_key, &st, diags);
+    if (r < 0)
+        return r;
+    if (st.error < 0)
+        return st.error;
+    finish(&st);
+    if (st.error < 0)
+        return st.error;
+    *ret = p;
+    return diags->n == before;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Policies tell a root process what to create and whom to run as, so, as sudo does for
+ * sudoers, a root corral refuses files and directories that someone other than root could
+ * have written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/macro.h"
+#include "policy/internal.h"
+
+#define POL_FILE_MAX (1u << 20)
+
+int pol_check_trusted_fd(int fd, const char *path, bool is_dir, struct pol_diags *diags)
+{
+    struct stat st;
+    int r;
+
+    if (geteuid() != 0)
+        return 0;
+    if (fstat(fd, &st) < 0)
+        return negative_errno();
+    if (st.st_uid != 0) {
+        r = pol_diag_add(diags, path, 0,
+                         "refusing %s owned by uid %u: corral runs as root and trusts only "
+                         "what root owns (chown root)",
+                         is_dir ? "a directory" : "a file", (unsigned)st.st_uid);
+        return r < 0 ? r : -EPERM;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        r = pol_diag_add(diags, path, 0,
+                         "refusing %s writable by %s (mode %04o): anyone who can write it "
+                         "could make root run anything (chmod go-w)",
+                         is_dir ? "a directory" : "a file",
+                         (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "group and others"
+                         : (st.st_mode & S_IWGRP)                         ? "group"
+                                                                          : "others",
+                         (unsigned)(st.st_mode & 07777));
+        return r < 0 ? r : -EPERM;
+    }
+    return 0;
+}
+
+int pol_read_trusted(const char *path, char **ret_text, size_t *ret_len, struct pol_diags *diags)
+{
+    _cleanup_close_ int fd = -1;
+    _cleanup_free_ char *buf = NULL;
+    struct stat st;
+    size_t n = 0;
+    int r;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return negative_errno();
+    if (fstat(fd, &st) < 0)
+        return negative_errno();
+    if (!S_ISREG(st.st_mode)) {
+        r = pol_diag_add(diags, path, 0, "not a regular file");
+        return r < 0 ? r : -EINVAL;
+    }
+    r = pol_check_trusted_fd(fd, path, false, diags);
+    if (r < 0)
+        return r;
+    if (st.st_size > POL_FILE_MAX) {
+        r = pol_diag_add(diags, path, 0, "file too large (at most %u bytes)", POL_FILE_MAX);
+        return r < 0 ? r : -EFBIG;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf)
+        return -ENOMEM;
+    while (n < (size_t)st.st_size) {
+        ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return negative_errno();
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+    if (memchr(buf, '\0', n)) {
+        r = pol_diag_add(diags, path, 0, "binary file (holds a NUL byte)");
+        return r < 0 ? r : -EINVAL;
+    }
+    *ret_text = TAKE_PTR(buf);
+    *ret_len = n;
+    return 0;
+}
