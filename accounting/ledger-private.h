@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Shared between ledger.c and report.c only. */
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "accounting/ledger.h"
+
+struct acct_ledger {
+    sqlite3 *db;
+    char *path;
+    bool readonly;
+    sqlite3_stmt *st[8];
+};
+
+/* Maps an SQLite result code to a negative errno (0 for OK/ROW/DONE). */
+int acct_sql_errno(sqlite3 *db, int rc);
+/* Fills e with "ledger 'PATH': what: sqlite message" and returns r. */
+int acct_sql_err(struct acct_ledger *l, struct cg_err *e, int r, const char *what);

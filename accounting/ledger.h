@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The usage ledger: one SQLite file (WAL, synchronous=FULL), schema versioned with
+ * PRAGMA user_version and migrated forward on open.
+ *
+ * Tables (schema 1):
+ *   groups   one row per group generation: path, generation (directory inode), kind,
+ *            class, workload, instance, account, start_ns/end_ns (instances);
+ *            UNIQUE(path, generation)
+ *   samples  one row per (group, time): the accounted cumulative counters, the gauges,
+ *            the workload's limits and the deltas of accounting/delta.h; final = 1 for
+ *            the record read just before the group was removed.
+ *            PRIMARY KEY(group_id, t_ns); at most one final per group (partial unique
+ *            index); no sample is accepted after a final or before the group's latest.
+ *   rollup_hour  the deltas summed per (group, UTC hour), kept in the same transaction
+ *            as the samples, so reports over long ranges read hours, not samples.
+ *   events   freeze/thaw events: (group_id, t_ns, event) primary key.
+ *
+ * Durability: every write call is one transaction (BEGIN IMMEDIATE ... COMMIT), and
+ * rows are inserted with INSERT OR IGNORE on those keys, so a process killed at any
+ * moment leaves either the whole call or nothing, and a retried call adds nothing twice.
+ *
+ * Errors are negative errno values with the ledger path in e->detail: -ENOSPC (disk
+ * full), -EROFS / -EACCES (read-only or not permitted), -EBADMSG (not a corral ledger,
+ * or corrupted), -ENOENT (missing, when opened read-only), -EPROTO (written by a newer
+ * corral), -EBUSY (locked for longer than the busy timeout). A failed write says how many
+ * samples were not written.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accounting/acct.h"
+#include "core/error.h"
+
+#define ACCT_SCHEMA_VERSION 1
+
+struct acct_ledger;
+
+enum {
+    ACCT_LEDGER_READONLY = 1u << 0, /* reports: never create, never write */
+};
+
+/* Opens (creating the file and, one level, its directory unless READONLY) and migrates. */
+int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret, struct cg_err *e);
+void acct_ledger_close(struct acct_ledger *l);
+DEFINE_POINTER_CLEANUP(struct acct_ledger, acct_ledger_close)
+
+const char *acct_ledger_path(const struct acct_ledger *l);
+
+/* PRAGMA integrity_check; 0 when "ok", -EBADMSG with the first problem in e otherwise. */
+int acct_ledger_check(struct acct_ledger *l, struct cg_err *e);
+
+/* One group's counters at one time. */
+struct acct_sample {
+    struct acct_group group;
+    uint64_t t_ns;
+    struct ctl_usage usage;
+};
+
+/* Writes n samples as one transaction. ret_written (optional): rows actually added
+ * (duplicates and samples older than the group's latest row are ignored). */
+int acct_ledger_write(struct acct_ledger *l, const struct acct_sample *s, size_t n,
+                      size_t *ret_written, struct cg_err *e);
+
+/* The final record of a group, read just before it is removed (corral run / remove).
+ * start_ns: when the instance started (0 if unknown), end_ns: when u was read.
+ * Idempotent: a second final for the same group generation is ignored. */
+int acct_record_final(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
+                      uint64_t start_ns, uint64_t end_ns, struct cg_err *e);
+
+enum acct_event {
+    ACCT_EVENT_FREEZE,
+    ACCT_EVENT_THAW,
+    _ACCT_EVENT_MAX,
+};
+
+/* A freeze or thaw of g confirmed by the kernel at t_ns. Idempotent. */
+int acct_record_event(struct acct_ledger *l, const struct acct_group *g, enum acct_event ev,
+                      uint64_t t_ns, struct cg_err *e);
+
+/* Nanoseconds since the epoch (CLOCK_REALTIME). */
+uint64_t acct_now_ns(void);

@@ -1,8 +1,0 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "cli/cli.h"
-
-int cmd_thaw(struct cli *cli, int argc, char **argv)
-{
-    cli_error(cli, "'thaw' is not available in this build yet");
-    return EXIT_SYSTEM;
-}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "accounting/ledger.h"
+#include "accounting/sample.h"
+#include "cli/hooks.h"
+#include "policy/policy.h"
+
+const char *cli_account_of(const struct cli *cli, const char *workload, char *buf)
+{
+    struct pol_config cfg = {0};
+    struct pol_set set = {0};
+    struct pol_diags d = {0};
+    const struct pol_policy *p;
+    const char *res = NULL;
+
+    if (pol_load_all(cli->config, cli->config_given, cli->policy_dir, NULL, 0, &cfg, &set, &d) >=
+            0 &&
+        d.n == 0 && (p = pol_set_find(&set, workload)) && p->account[0]) {
+        snprintf(buf, 65, "%s", p->account);
+        res = buf;
+    }
+    pol_diags_free(&d);
+    pol_set_free(&set);
+    pol_config_free(&cfg);
+    return res;
+}
+
+int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret)
+{
+    struct cg_err e = {0};
+    int r = acct_ledger_open(cli->ledger, 0, ret, &e);
+
+    if (r < 0)
+        cli_error_ctx(cli, "ledger", &e, r);
+    return r;
+}
+
+int cli_hook_freezer_event(struct cli *cli, struct cg_ctx *ctx, const char *path, bool frozen)
+{
+    _cleanup_(acct_ledger_closep) struct acct_ledger *l = NULL;
+    _cleanup_(cg_group_freep) struct cg_group *g = NULL;
+    struct acct_group ag;
+    struct cg_err e = {0};
+    char acc[65];
+    const char *slash;
+    int r;
+
+    r = cg_group_open(ctx, path, false, &g, NULL, &e);
+    if (r < 0)
+        goto fail;
+    /* path is class/workload[/instance] */
+    slash = strchr(path, '/');
+    {
+        char wl[65] = "";
+        if (slash)
+            snprintf(wl, sizeof(wl), "%.*s", (int)strcspn(slash + 1, "/"), slash + 1);
+        r = acct_group_from_cg(g, wl[0] ? cli_account_of(cli, wl, acc) : NULL, &ag);
+    }
+    if (r < 0)
+        goto fail;
+    r = cli_ledger_open(cli, &l);
+    if (r < 0)
+        return r;
+    r = acct_record_event(l, &ag, frozen ? ACCT_EVENT_FREEZE : ACCT_EVENT_THAW, acct_now_ns(), &e);
+    if (r < 0)
+        goto fail;
+    return 0;
+fail:
+    cli_error_ctx(cli, frozen ? "freeze recorded nowhere" : "thaw recorded nowhere", &e, r);
+    return r;
+}
+
+int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group *g,
+                         const struct ctl_usage *u, uint64_t start_ns, uint64_t end_ns)
+{
+    struct acct_group ag;
+    struct cg_err e = {0};
+    char acc[65];
+    const char *account = NULL;
+    int r;
+
+    r = acct_group_from_path(g->path, &ag);
+    if (r == 0 && ag.workload[0])
+        account = cli_account_of(cli, ag.workload, acc);
+    r = acct_group_from_cg(g, account, &ag);
+    if (r == 0)
+        r = acct_record_final(l, &ag, u, start_ns, end_ns, &e);
+    if (r < 0)
+        cli_error_ctx(cli, "final usage not recorded", &e, r);
+    return r;
+}
