@@ -24,9 +24,15 @@ static void setup(void)
     (void)chmod(dir, 0755);
 }
 
+/* Paths handed out by put(), freed at teardown (LeakSanitizer runs the suite too). */
+static char *made[64];
+static size_t n_made;
+
 static void teardown(void)
 {
     char cmd[128];
+    while (n_made > 0)
+        free(made[--n_made]);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     (void)system(cmd);
 }
@@ -44,6 +50,8 @@ static char *put(const char *name, const char *text)
     fputs(text, f);
     fclose(f);
     chmod(path, 0644);
+    cr_assert_lt(n_made, sizeof(made) / sizeof(made[0]));
+    made[n_made++] = path;
     return path;
 }
 
