@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -420,19 +421,38 @@ Test(accounting, kill9_during_sampling_leaves_clean_ledger)
     l = ledger(); /* create the schema before the children race for it */
     acct_ledger_close(l);
     for (int round = 0; round < 4; round++) {
+        int ready[2];
+        char c;
+        cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
             struct acct_ledger *cl = NULL;
             struct acct_sampler *s = NULL;
+            close(ready[0]);
+            /* The sampler keeps ~10 fds per group open, as corral sample does after
+             * raising its limit; 1024 (a bare init's soft limit) is too few here. */
+            struct rlimit rl;
+            if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+            }
             if (acct_ledger_open(ledger_path, 0, &cl, NULL) < 0 ||
                 acct_sampler_new(th_ctx(), NULL, NULL, &s) < 0)
                 _exit(2);
-            for (;;)
+            for (bool first = true;; first = false) {
                 if (acct_sample_once(s, cl, NULL, NULL) < 0)
                     _exit(3);
+                /* One pass committed: from now on the kill may land anywhere. (Under
+                 * software emulation a first pass can take longer than the delay.) */
+                if (first && write(ready[1], "r", 1) != 1)
+                    _exit(4);
+            }
         }
-        usleep(200000 + 123457 * round);
+        close(ready[1]);
+        cr_assert_eq(read(ready[0], &c, 1), 1, "the sampling child failed before its first pass");
+        close(ready[0]);
+        usleep(100000 + 123457 * round);
         kill(pid, SIGKILL);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
     }
@@ -442,7 +462,8 @@ Test(accounting, kill9_during_sampling_leaves_clean_ledger)
     groups = sql_int("SELECT count(*) FROM groups");
     rows = sql_int("SELECT count(*) FROM samples");
     cr_expect_eq(groups, N + 2); /* batch, batch/heavy, N instances */
-    cr_expect_gt(rows, 0);
+    cr_assert_gt(rows, 0);
+    cr_assert_gt(groups, 0);
     cr_expect_eq(rows % groups, 0, "%lld rows over %lld groups: a partial pass", (long long)rows,
                  (long long)groups);
     cr_expect_eq(sql_int("SELECT count(*) FROM (SELECT group_id, t_ns FROM samples GROUP BY "
