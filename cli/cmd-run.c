@@ -1,8 +1,267 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * corral run --policy NAME [--name ID] [--] CMD [ARGS...]
+ *
+ * Exit status: CMD's own, or 128+signal; 127 when CMD is not found and 126 when it cannot
+ * be executed (as a shell); otherwise corral's codes: 1 unknown or invalid policy, unknown
+ * user/group, existing instance id; 2 usage; 3 system errors, including a namespace the
+ * kernel refuses and a frozen workload (thaw it first).
+ *
+ * CORRAL_LAUNCH_FALLBACK=1 forces the parent-writes-pid placement on cgroup v2 (tests).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+
+#include "accounting/ledger.h"
 #include "cli/cli.h"
+#include "cli/hooks.h"
+#include "launcher/launcher.h"
+#include "policy/apply.h"
+
+static void usage(FILE *f)
+{
+    fputs("Usage: corral run --policy NAME [--name ID] [--] CMD [ARGS...]\n"
+          "\n"
+          "Run CMD in a new instance run-ID of the workload NAME: in the namespaces its\n"
+          "policy lists, inside its cgroup from the first instruction, as its user.\n"
+          "When CMD exits, whatever it left running in the instance is killed and the\n"
+          "instance is removed. Exits with CMD's status (128+N if killed by signal N).\n"
+          "\n"
+          "  -p, --policy NAME  the workload (NAME.policy in the policy dir)\n"
+          "  -n, --name ID      instance id (default: corral's pid)\n"
+          "  -v, --verbose      print the instance's final usage on stderr\n"
+          "  -h, --help         this help\n",
+          f);
+}
+
+static void print_u64(const char *k, uint64_t v)
+{
+    if (v == CTL_UNSET)
+        fprintf(stderr, " %s=?", k);
+    else
+        fprintf(stderr, " %s=%" PRIu64, k, v);
+}
+
+static void print_usage(const struct launch_result *res)
+{
+    const struct ctl_usage *u = &res->usage;
+
+    fprintf(stderr, "corral: instance %s: exit=%d wall_us=%" PRIu64 " placement=%s", res->group,
+            res->exit_code, res->wall_usec, res->into_cgroup ? "clone3" : "fallback");
+    print_u64("cpu_ns", u->cpu_usage_ns);
+    print_u64("cpu_user_ns", u->cpu_user_ns);
+    print_u64("cpu_system_ns", u->cpu_system_ns);
+    print_u64("mem_peak", u->mem_peak);
+    print_u64("oom_kills", u->mem_oom_kills);
+    print_u64("pids_peak", u->pids_peak);
+    fputc('\n', stderr);
+}
+
+/* A failure before CMD ran, reported by the child. */
+static int child_failure(struct cli *cli, const struct launch_result *res, const char *cmd)
+{
+    const char *why = strerror(res->failed_errno);
+
+    if (res->failed == LAUNCH_STAGE_EXEC) {
+        if (res->exit_code == LAUNCH_EXIT_NOTFOUND)
+            cli_error(cli, "%s: command not found", cmd);
+        else
+            cli_error(cli, "%s: cannot execute: %s", cmd, why);
+        return res->exit_code;
+    }
+    cli_error(cli, "cannot start %s: %s failed: %s", cmd, launch_stage_to_string(res->failed), why);
+    if (res->failed == LAUNCH_STAGE_CHDIR &&
+        (res->failed_errno == ENOENT || res->failed_errno == ENOTDIR ||
+         res->failed_errno == EACCES))
+        return EXIT_INVALID;
+    return EXIT_SYSTEM;
+}
+
+/* The named workload's policy: NAME.policy in the policy dir when that file exists (the
+ * common case, and what keeps `run` fast), else the whole dir searched for Name=NAME. The
+ * policies are validated exactly as `corral check` does. */
+static int load_policy(struct cli *cli, const char *name, struct pol_config *cfg,
+                       struct pol_set *set, const struct pol_policy **ret)
+{
+    struct pol_diags d = {0};
+    _cleanup_free_ char *file = NULL;
+    struct stat st;
+    char *files[1];
+    size_t nf = 0;
+    int r;
+
+    if (asprintf(&file, "%s/%s.policy", cli->policy_dir, name) < 0)
+        return -ENOMEM;
+    if (stat(file, &st) == 0) {
+        files[0] = file;
+        nf = 1;
+    }
+    r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, files, nf, cfg, set, &d);
+    for (size_t i = 0; i < d.n; i++) {
+        char buf[600];
+        fprintf(stderr, "%s\n", pol_diag_format(&d.d[i], buf, sizeof(buf)));
+    }
+    if (r >= 0 && d.n > 0)
+        r = -EINVAL;
+    pol_diags_free(&d);
+    if (r < 0)
+        return r;
+    *ret = pol_set_find(set, name);
+    if (!*ret) {
+        cli_error(cli, "run: unknown policy '%s' (no %s, and no policy in %s has Name=%s)", name,
+                  file, cli->policy_dir, name);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+/* Makes <class>/<workload> match the one policy (as `corral apply FILE` does: the class
+ * group with its weight, the workload group with its limits; nothing is written when they
+ * match already) and opens the workload group. */
+static int ensure_workload(struct cli *cli, struct cg_ctx *ctx, const struct pol_config *cfg,
+                           const struct pol_policy *p, struct cg_group **ret, struct cg_err *e)
+{
+    struct pol_set one = {.n = 1, .p = (struct pol_policy *)p};
+    struct pol_apply_result res = {0};
+    char path[2 * 65 + 2];
+    struct cg_txn t;
+    int r;
+
+    cg_txn_init(&t, false);
+    r = pol_apply(ctx, cfg, &one, false, &t, &res, e);
+    cg_txn_done(&t);
+    /* check, apply and status show these; run repeats them only when asked (--verbose). */
+    for (size_t i = 0; cli->verbose && i < res.n_warnings; i++)
+        cli_warn(cli, "%s: %s: %s", res.warnings[i].group, res.warnings[i].key,
+                 res.warnings[i].msg);
+    pol_apply_result_free(&res);
+    if (r < 0)
+        return r;
+    snprintf(path, sizeof(path), "%s/%s", p->class_name, p->name);
+    return cg_group_open(ctx, path, false, ret, NULL, e);
+}
+
+/* The instance's final usage goes to the ledger before its group is removed. A ledger
+ * that cannot be written is reported; the workload's own outcome stands. */
+static int record_final(void *userdata, struct cg_group *instance, const struct launch_result *res)
+{
+    struct cli *cli = userdata;
+    _cleanup_(acct_ledger_closep) struct acct_ledger *l = NULL;
+    int r;
+
+    r = cli_ledger_open(cli, &l);
+    if (r < 0)
+        return r;
+    return cli_hook_final_usage(cli, l, instance, &res->usage, res->start_ns, res->end_ns);
+}
 
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
-    cli_error(cli, "'run' is not available in this build yet");
-    return EXIT_SYSTEM;
+    static const struct option opts[] = {
+        {"policy", required_argument, NULL, 'p'},
+        {"name", required_argument, NULL, 'n'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {},
+    };
+    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
+    _cleanup_(cg_group_freep) struct cg_group *workload = NULL;
+    const char *policy_name = NULL, *id = NULL, *fb;
+    struct pol_config cfg = {0};
+    struct pol_set set = {0};
+    const struct pol_policy *policy = NULL;
+    struct launch_result res;
+    struct launch_opts o;
+    struct cg_err e = {0};
+    int c, r;
+
+    /* "+": options end at CMD, whose own options are its business. */
+    while ((c = getopt_long(argc, argv, "+p:n:vh", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'p':
+            policy_name = optarg;
+            break;
+        case 'n':
+            id = optarg;
+            break;
+        case 'v':
+            cli->verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!policy_name) {
+        cli_error(cli, "run: --policy NAME is required");
+        return EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        cli_error(cli, "run: no command given (corral run --policy NAME -- CMD [ARGS...])");
+        return EXIT_USAGE;
+    }
+
+    /* Check the input before anything is created. */
+    r = load_policy(cli, policy_name, &cfg, &set, &policy);
+    if (r < 0) {
+        r = r == -ENOENT || r == -EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
+        goto out;
+    }
+    memset(&o, 0, sizeof(o));
+    o.policy = policy;
+    o.on_final = record_final;
+    o.userdata = cli;
+    o.id = id;
+    o.argv = argv + optind;
+    fb = getenv("CORRAL_LAUNCH_FALLBACK");
+    if (fb && strcmp(fb, "1") == 0)
+        o.flags |= LAUNCH_FORCE_FALLBACK;
+    r = launch_check(&o, &e);
+    if (r < 0) {
+        cli_error_ctx(cli, "run", &e, r);
+        r = EXIT_INVALID;
+        goto out;
+    }
+
+    r = cg_ctx_new(cli->root, &ctx, &e);
+    if (r < 0) {
+        cli_error_ctx(cli, "run", &e, r);
+        r = cli_exit_code(r) == EXIT_INVALID ? EXIT_INVALID : EXIT_SYSTEM;
+        goto out;
+    }
+    r = ensure_workload(cli, ctx, &cfg, policy, &workload, &e);
+    if (r < 0) {
+        cli_error_ctx(cli, "run: workload", &e, r);
+        r = EXIT_SYSTEM;
+        goto out;
+    }
+
+    /* An inherited SIG_IGN would make the kernel reap our child before we see its status. */
+    (void)signal(SIGCHLD, SIG_DFL);
+    r = launch_run(workload, &o, &res, &e);
+    if (r < 0) {
+        cli_error_ctx(cli, "run", &e, r);
+        r = r == -ESRCH || r == -EEXIST || (r == -EINVAL && !e.group[0]) ? EXIT_INVALID
+                                                                         : EXIT_SYSTEM;
+        goto out;
+    }
+    if (cli->verbose)
+        print_usage(&res);
+    if (res.cleanup_error < 0)
+        cli_error_ctx(cli, "run: removing the instance", &e, res.cleanup_error);
+    r = res.failed != LAUNCH_STAGE_NONE ? child_failure(cli, &res, o.argv[0]) : res.exit_code;
+out:
+    pol_set_free(&set);
+    pol_config_free(&cfg);
+    return r;
 }

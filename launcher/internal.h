@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Shared between the launcher's own files. Everything the child needs is prepared by the
+ * parent before the clone (names resolved, environment built, memory allocated), so the
+ * child only makes system calls: it is a copy of the parent made by a raw clone, where
+ * malloc, stdio and NSS are off limits.
+ */
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "launcher/launcher.h"
+
+/* The credentials to switch to, resolved in the parent. */
+struct launch_creds {
+    bool change;   /* false: stay as we are (root) */
+    bool set_user; /* User= given: setresuid too */
+    uid_t uid;
+    gid_t gid;
+    size_t ngroups; /* supplementary groups (initgroups semantics); 0 with only Group= */
+    gid_t *groups;
+    char *user, *home, *shell; /* for USER/LOGNAME/HOME/SHELL; NULL without User= */
+};
+
+int launch_creds_resolve(const struct pol_policy *p, struct launch_creds *ret, struct cg_err *e);
+void launch_creds_done(struct launch_creds *c);
+/* Child side: setgroups, setgid, setuid, in that order, each verified. Returns 0 or the
+ * failed stage (errno set). */
+enum launch_stage launch_creds_apply(const struct launch_creds *c);
+
+/* What the cloned child does. */
+struct launch_child {
+    unsigned long clone_ns; /* CLONE_NEW* flags given to clone */
+    bool cgroupns;          /* unshare(CLONE_NEWCGROUP) once placed */
+    bool hold;              /* wait on sync_fd to be placed (and mapped) first */
+    int sync_fd;            /* read end; the parent writes one byte, or closes to abort */
+    int report_fd;          /* write end, O_CLOEXEC: {stage, errno} on failure */
+    const char *hostname;   /* NULL: keep */
+    const char *workdir;    /* never NULL */
+    bool no_new_privs;
+    const struct launch_creds *creds;
+    char *const *argv;
+    char *const *envp;
+    const char *path;   /* $PATH from envp (or the default) to look CMD up in */
+    sigset_t exec_mask; /* signal mask CMD starts with (the caller's) */
+    sigset_t forward;   /* signals the init forwards */
+};
+
+/* Child entry: never returns. */
+_Noreturn void launch_child_main(struct launch_child *c);
+
+/* Child side of the namespaces (ns.c). Each returns 0 or -errno. */
+int launch_ns_mounts_private(void);
+int launch_ns_mount_proc(void);
+int launch_ns_loopback_up(void);
+int launch_ns_hostname(const char *name);
+
+/* PID 1 of the new PID namespace: forwards `forward` to main, reaps everything, exits
+ * with main's status once it is gone (init.c). */
+_Noreturn void launch_init_loop(pid_t main, const sigset_t *forward);
+
+/* fork() by raw system call: the caller may itself be a raw-cloned copy in which glibc's
+ * own fork bookkeeping is stale. */
+pid_t launch_raw_fork(void);
+
+/* fds.c: marks every fd >= from close-on-exec, or closes them. 0 or -errno. */
+int launch_fds_cloexec_from(int from);
+int launch_fds_close_from(int from);
+
+/* spawn.c: clones the child (into cgroup_fd when >= 0). On success *ret_pid, *ret_pidfd
+ * (-1 if the kernel has no pidfds) and *ret_into (placed by the kernel) are set; when
+ * !*ret_into the child is held and the parent must place it, then release it. */
+int launch_spawn(struct launch_child *c, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd,
+                 bool *ret_into);
+
+/* wait.c: waits for pid, forwarding what arrives on sigfd. Returns 0 and the status. */
+int launch_wait(pid_t pid, int pidfd, int sigfd, int *ret_status);
+/* Reads and drops what is pending on sigfd (non-blocking). */
+void launch_drain_signals(int sigfd);
+
+/* The default forwarded signals. */
+void launch_forward_set(sigset_t *ret);
+
+/* Report from the child: written once, read after it exited. */
+struct launch_report {
+    int stage;
+    int err;
+};
+_Noreturn void launch_child_fail(int report_fd, enum launch_stage stage, int err);
+
+/* workload.c: -EBUSY (with a message) when the workload group is frozen or freezing. */
+int launch_check_not_frozen(struct cg_group *workload, struct cg_err *e);

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Child side of the namespaces the clone created: only system calls here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "launcher/internal.h"
+
+int launch_ns_mounts_private(void)
+{
+    /* A new mount namespace still shares propagation with the host (systemd makes / shared),
+     * so our /proc mount would leak out. Cut propagation first. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+int launch_ns_mount_proc(void)
+{
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+int launch_ns_loopback_up(void)
+{
+    struct ifreq ifr;
+    int fd, r = 0;
+
+    /* A new network namespace has lo, down. */
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+        r = -errno;
+    else if (!(ifr.ifr_flags & IFF_UP)) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+            r = -errno;
+    }
+    (void)close(fd);
+    return r;
+}
+
+int launch_ns_hostname(const char *name)
+{
+    if (sethostname(name, strlen(name)) < 0)
+        return -errno;
+    return 0;
+}

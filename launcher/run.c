@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * launch_run: instance group, clone, placement, wait, final usage, removal. Every exit
+ * after the instance group was made goes through finish(), which empties and removes it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "core/name.h"
+#include "launcher/env.h"
+#include "launcher/internal.h"
+
+static const char *const stage_names[_LAUNCH_STAGE_MAX] = {
+    [LAUNCH_STAGE_NONE] = "none",
+    [LAUNCH_STAGE_SYNC] = "placement",
+    [LAUNCH_STAGE_MOUNT] = "private mounts",
+    [LAUNCH_STAGE_PROC] = "mounting /proc",
+    [LAUNCH_STAGE_HOSTNAME] = "hostname",
+    [LAUNCH_STAGE_LOOPBACK] = "bringing up lo",
+    [LAUNCH_STAGE_CGROUPNS] = "cgroup namespace",
+    [LAUNCH_STAGE_FORK] = "forking the workload",
+    [LAUNCH_STAGE_SETGROUPS] = "setgroups",
+    [LAUNCH_STAGE_SETGID] = "setgid",
+    [LAUNCH_STAGE_SETUID] = "setuid",
+    [LAUNCH_STAGE_NNP] = "no_new_privs",
+    [LAUNCH_STAGE_CHDIR] = "working directory",
+    [LAUNCH_STAGE_FDS] = "closing fds",
+    [LAUNCH_STAGE_EXEC] = "exec",
+};
+
+const char *launch_stage_to_string(enum launch_stage s)
+{
+    return s >= 0 && s < _LAUNCH_STAGE_MAX ? stage_names[s] : NULL;
+}
+
+static unsigned long clone_flags(unsigned ns)
+{
+    unsigned long f = 0;
+
+    if (ns & POL_NS_PID)
+        f |= CLONE_NEWPID | CLONE_NEWNS; /* a PID namespace needs its own /proc mount */
+    if (ns & POL_NS_MNT)
+        f |= CLONE_NEWNS;
+    if (ns & POL_NS_NET)
+        f |= CLONE_NEWNET;
+    if (ns & POL_NS_IPC)
+        f |= CLONE_NEWIPC;
+    if (ns & POL_NS_UTS)
+        f |= CLONE_NEWUTS;
+    if (ns & POL_NS_USER)
+        f |= CLONE_NEWUSER;
+    return f;
+}
+
+/* Creates the instance group; refuses one that exists (it is not ours to remove). */
+static int make_instance(struct cg_group *w, const char *id, struct cg_group **ret,
+                         struct cg_err *e)
+{
+    char name[CG_NAME_MAX + 8];
+
+    for (int attempt = 0; attempt < 8; attempt++) {
+        struct cg_group *g = NULL;
+        bool created = false;
+        unsigned rnd = 0;
+        int r;
+
+        if (id)
+            snprintf(name, sizeof(name), "run-%s", id);
+        else if (attempt == 0)
+            snprintf(name, sizeof(name), "run-%d", (int)getpid());
+        else {
+            (void)!getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
+            snprintf(name, sizeof(name), "run-%d-%08x", (int)getpid(), rnd);
+        }
+        if (!cg_name_valid(name))
+            return cg_err_set(e, -EINVAL, w->path, NULL,
+                              "invalid instance id '%s': '%s' must match [a-z0-9_-]{1,64}",
+                              id ? id : "", name);
+        r = cg_group_child(w, name, true, &g, &created, e);
+        if (r < 0)
+            return r;
+        if (created) {
+            *ret = g;
+            return 0;
+        }
+        cg_group_free(g);
+        if (id)
+            return cg_err_set(e, -EEXIST, w->path, NULL, "instance '%s' exists already", name);
+    }
+    return cg_err_set(e, -EEXIST, w->path, NULL, "no free instance name");
+}
+
+/* User namespace: an identity map (see README: a subordinate range is future work). */
+static int write_id_maps(pid_t pid, struct cg_err *e)
+{
+    static const char *const files[] = {"uid_map", "gid_map"};
+    char path[64];
+
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        int r;
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
+        r = cg_write_at(AT_FDCWD, path, "0 0 4294967295");
+        if (r < 0)
+            return cg_err_set(e, r, NULL, NULL, "cannot write %s", path);
+    }
+    return 0;
+}
+
+static uint64_t now_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static int status_to_code(int st)
+{
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return 255;
+}
+
+/* Removes the instance, killing what is left in it first if need be. With a PID namespace
+ * the group is empty already: the kernel lets the init finish exiting only once every
+ * process of its namespace is gone. So try the removal first and kill only on EBUSY. */
+static int finish(struct cg_group *inst, struct cg_err *e)
+{
+    struct cg_err ignored;
+    int r;
+
+    r = cg_group_remove(inst, &ignored);
+    if (r != -EBUSY)
+        return r < 0 ? cg_group_remove(inst, e) : 0;
+    r = cg_group_kill(inst, e);
+    if (r < 0) {
+        (void)cg_group_remove(inst, &ignored);
+        return r;
+    }
+    return cg_group_remove(inst, e);
+}
+
+struct run_state {
+    struct launch_child c;
+    struct launch_creds creds;
+    char **env;
+    int rep[2], syn[2];
+    int sigfd, pidfd;
+    pid_t pid;
+};
+
+static void state_done(struct run_state *s)
+{
+    closep(&s->rep[0]);
+    closep(&s->rep[1]);
+    closep(&s->syn[0]);
+    closep(&s->syn[1]);
+    closep(&s->sigfd);
+    closep(&s->pidfd);
+    launch_env_free(s->env);
+    launch_creds_done(&s->creds);
+}
+
+int launch_check(const struct launch_opts *o, struct cg_err *e)
+{
+    struct launch_creds c;
+    int r;
+
+    if (!o->argv || !o->argv[0] || !o->argv[0][0])
+        return cg_err_set(e, -EINVAL, NULL, NULL, "no command to run");
+    r = launch_creds_resolve(o->policy, &c, e);
+    if (r < 0)
+        return r;
+    launch_creds_done(&c);
+    return 0;
+}
+
+static int prepare(struct run_state *s, const struct launch_opts *o, struct cg_err *e)
+{
+    const struct pol_policy *p = o->policy;
+    extern char **environ;
+    int r;
+
+    if (!o->argv || !o->argv[0] || !o->argv[0][0])
+        return cg_err_set(e, -EINVAL, NULL, NULL, "no command to run");
+    r = launch_creds_resolve(p, &s->creds, e);
+    if (r < 0)
+        return r;
+    r = launch_env_build(o->envp ? o->envp : environ, p->clear_env, &s->creds, &s->env);
+    if (r < 0)
+        return r;
+    s->c.clone_ns = clone_flags(p->namespaces);
+    s->c.cgroupns = p->namespaces & POL_NS_CGROUP;
+    s->c.hold = p->namespaces & POL_NS_USER; /* the parent writes the id maps first */
+    s->c.hostname = (p->namespaces & POL_NS_UTS) ? (p->hostname[0] ? p->hostname : p->name) : NULL;
+    s->c.workdir = p->workdir[0] ? p->workdir : "/";
+    s->c.no_new_privs = p->no_new_privs;
+    s->c.creds = &s->creds;
+    s->c.argv = o->argv;
+    s->c.envp = s->env;
+    s->c.path = launch_env_path(s->env);
+    launch_forward_set(&s->c.forward);
+    if (pipe2(s->rep, O_CLOEXEC) < 0 || pipe2(s->syn, O_CLOEXEC) < 0)
+        return -errno;
+    if (fcntl(s->rep[0], F_SETFL, O_NONBLOCK) < 0)
+        return -errno;
+    s->c.report_fd = s->rep[1];
+    s->c.sync_fd = s->syn[0];
+    return 0;
+}
+
+/* Clones the child and, on the fallback path, places and releases it. */
+static int start(struct run_state *s, struct cg_group *inst, const struct launch_opts *o,
+                 struct launch_result *res, struct cg_err *e)
+{
+    int cgfd = cg_ctx_is_v2(inst->ctx) && !(o->flags & LAUNCH_FORCE_FALLBACK)
+                   ? cg_group_fd(inst, CG_H_CPU)
+                   : -1;
+    bool into = false;
+    int r;
+
+    r = launch_spawn(&s->c, cgfd, &s->pid, &s->pidfd, &into);
+    if (r < 0)
+        return cg_err_set(e, r, inst->path, NULL,
+                          r == -EPERM || r == -EINVAL || r == -ENOSPC || r == -EUSERS
+                              ? "the kernel refused to create the namespaces"
+                              : "cannot create the child process");
+    res->into_cgroup = into;
+    closep(&s->rep[1]);
+    closep(&s->syn[0]);
+    if (!into) {
+        r = cg_group_attach(inst, s->pid, e);
+        if (r >= 0 && (s->c.clone_ns & CLONE_NEWUSER))
+            r = write_id_maps(s->pid, e);
+    } else if (s->c.hold)
+        r = write_id_maps(s->pid, e);
+    if (r >= 0 && s->c.hold && write(s->syn[1], "g", 1) != 1)
+        r = cg_err_set(e, -errno, inst->path, NULL, "cannot release the child");
+    closep(&s->syn[1]);
+    if (r < 0) {
+        /* Never released: it exits on EOF; make sure and reap it. */
+        (void)kill(s->pid, SIGKILL);
+        (void)waitpid(s->pid, NULL, 0);
+        s->pid = -1;
+        return r;
+    }
+    return 0;
+}
+
+int launch_run(struct cg_group *workload, const struct launch_opts *o, struct launch_result *ret,
+               struct cg_err *e)
+{
+    struct run_state s = {.rep = {-1, -1}, .syn = {-1, -1}, .sigfd = -1, .pidfd = -1, .pid = -1};
+    _cleanup_(cg_group_freep) struct cg_group *inst = NULL;
+    struct launch_result res;
+    struct launch_report rep;
+    sigset_t old;
+    uint64_t t0;
+    int r, status = 0;
+
+    memset(&res, 0, sizeof(res));
+    ctl_usage_init(&res.usage);
+    r = prepare(&s, o, e);
+    if (r < 0)
+        goto out;
+    r = launch_check_not_frozen(workload, e);
+    if (r < 0)
+        goto out;
+    r = make_instance(workload, o->id, &inst, e);
+    if (r < 0)
+        goto out;
+    snprintf(res.group, sizeof(res.group), "%s", inst->path);
+
+    /* Block before the clone so that no signal meant for the workload is lost between
+     * the clone and the wait; the child restores `old` for CMD. */
+    if (pthread_sigmask(SIG_BLOCK, &s.c.forward, &old) != 0) {
+        r = -EINVAL;
+        (void)finish(inst, NULL);
+        goto out;
+    }
+    s.c.exec_mask = old;
+    s.sigfd = signalfd(-1, &s.c.forward, SFD_CLOEXEC | SFD_NONBLOCK);
+    t0 = now_usec();
+    res.start_ns = realtime_ns();
+    if (s.sigfd < 0)
+        r = -errno;
+    else
+        r = start(&s, inst, o, &res, e);
+    if (r >= 0)
+        r = launch_wait(s.pid, s.pidfd, s.sigfd, &status);
+    res.wall_usec = now_usec() - t0;
+    res.end_ns = realtime_ns();
+    if (s.sigfd >= 0)
+        launch_drain_signals(s.sigfd);
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r < 0) {
+        struct cg_err ignored;
+        if (s.pid > 0) {
+            (void)kill(s.pid, SIGKILL);
+            (void)waitpid(s.pid, NULL, 0);
+        }
+        (void)finish(inst, &ignored);
+        goto out;
+    }
+
+    res.wait_status = status;
+    res.exit_code = status_to_code(status);
+    if (read(s.rep[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep) && rep.stage > 0 &&
+        rep.stage < _LAUNCH_STAGE_MAX) {
+        res.failed = (enum launch_stage)rep.stage;
+        res.failed_errno = rep.err;
+    }
+    /* Final usage, while the group still exists: for the ledger (via on_final) and -v. */
+    (void)ctl_read_usage_all(inst, &res.usage);
+    if (o->on_final)
+        res.hook_error = o->on_final(o->userdata, inst, &res);
+    /* The launch happened: its status stands even if the cleanup fails (reported). */
+    res.cleanup_error = finish(inst, e);
+    r = 0;
+    *ret = res;
+out:
+    state_done(&s);
+    return r;
+}
