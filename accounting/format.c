@@ -79,7 +79,9 @@ static void cells_fill(struct cells *x, const struct acct_report_row *r, const c
     snprintf(x->c[COL_OOM], sizeof(x->c[0]), "%llu", (unsigned long long)r->oom_kills);
     acct_fmt_fixed(x->c[COL_WALL], sizeof(x->c[0]), r->wall_ns, 9, exact ? 9 : 1);
     acct_fmt_fixed(x->c[COL_FROZEN], sizeof(x->c[0]), r->frozen_ns, 9, exact ? 9 : 1);
-    acct_fmt_fixed(x->c[COL_COST], sizeof(x->c[0]), r->cost_micro, 6, exact ? 6 : 2);
+    /* Money is shown to the micro-unit everywhere, so the table's TOTAL is visibly the sum
+     * of its rows (a per-row rounding to cents would break that). */
+    acct_fmt_fixed(x->c[COL_COST], sizeof(x->c[0]), r->cost_micro, 6, 6);
 }
 
 static const char *const table_head[_COL_MAX] = {

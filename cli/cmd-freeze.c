@@ -46,7 +46,7 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
     const char *verb = freeze ? "freeze" : "thaw";
     int c, r;
 
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
         switch (c) {
         case 't':
             if (pol_parse_duration(optarg, &timeout) < 0 || timeout == 0) {
