@@ -18,6 +18,18 @@
 static struct cg_ctx *test_ctx;
 static char test_root[96];
 
+/* Strings th_group_dir() hands out, freed by th_teardown() (the sanitizer build checks
+ * tests for leaks too, and callers use them inline). */
+static char *kept[256];
+static size_t n_kept;
+
+static char *keep(char *p)
+{
+    if (p && n_kept < sizeof(kept) / sizeof(kept[0]))
+        kept[n_kept++] = p;
+    return p;
+}
+
 /* Inside the v2 guest (CORRAL_TEST_VM=1) a missing prerequisite is a broken test bed,
  * not a reason to skip: fail loudly instead. */
 static bool in_vm(void)
@@ -90,6 +102,8 @@ void th_teardown(void)
     struct cg_err e = {0};
     char buf[512];
 
+    while (n_kept > 0)
+        free(kept[--n_kept]);
     if (!test_ctx)
         return;
     if (cg_root_destroy(test_ctx, &e) < 0)
@@ -207,7 +221,7 @@ char *th_group_dir(enum cg_hier h, const char *path)
                  strcmp(ctx->root_path[h], "/") == 0 ? "" : ctx->root_path[h],
                  path && *path ? "/" : "", path ? path : "") < 0)
         return NULL;
-    return r;
+    return keep(r);
 }
 
 unsigned long long th_proc_cpu_ns(pid_t pid)

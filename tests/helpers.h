@@ -40,7 +40,8 @@ void th_kill_wait(pid_t pid);
  * ..., or "" for the v2 line), malloc'ed, or NULL. */
 char *th_proc_cgroup(pid_t pid, const char *controller);
 
-/* Absolute cgroupfs directory of group `path` (relative to the test root) in hierarchy h. */
+/* Absolute cgroupfs directory of group `path` (relative to the test root) in hierarchy h.
+ * Owned by the helpers (freed at teardown): do not free it. */
 char *th_group_dir(enum cg_hier h, const char *path);
 
 /* Total CPU time (utime+stime, ns) of a process from /proc/PID/stat; 0 on error. */

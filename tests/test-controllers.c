@@ -53,7 +53,7 @@ static struct cg_group *mkgroup(const char *path)
 /* The kernel's file, read by absolute path; NULL if it does not exist. */
 static char *kread(enum cg_hier h, const char *grp, const char *file)
 {
-    _cleanup_free_ char *dir = th_group_dir(h, grp);
+    char *dir = th_group_dir(h, grp);
     char path[512], buf[256];
 
     cr_assert_not_null(dir);
@@ -638,7 +638,7 @@ Test(controllers, missing_controller_is_an_error_naming_it)
     th_require_cgroups();
     if (v2()) {
         /* A group whose parent does not delegate pids to it has no pids files. */
-        _cleanup_free_ char *dir = NULL;
+        char *dir = NULL;
         char path[600];
         cg_group_free(mkgroup("w/leaf"));
         dir = th_group_dir(CG_H_PIDS, "w");
@@ -680,7 +680,7 @@ Test(controllers, group_gone_is_enoent)
     g = mkgroup("gone");
     /* Removed behind our back (another process), while we still hold its fds. */
     for (int h = 0; h < _CG_H_MAX; h++) {
-        _cleanup_free_ char *dir = th_group_dir((enum cg_hier)h, "gone");
+        char *dir = th_group_dir((enum cg_hier)h, "gone");
         if (dir)
             (void)rmdir(dir);
     }

@@ -74,14 +74,12 @@ Test(core, root_nested_under_own_cgroup_is_created_and_removed)
         cr_assert(dir_exists(d), "root missing in %s: %s", cg_hier_to_string(h), d);
         /* the root's path ends in our own unique name, beneath the base */
         cr_assert(strstr(d, th_root_arg() + 2) != NULL);
-        free(d);
     }
     cg_group_free(root);
     cr_assert_eq(cg_root_destroy(ctx, &e), 0);
     for (int h = 0; h < _CG_H_MAX; h++) {
         char *d = th_group_dir((enum cg_hier)h, "");
         cr_assert_not(dir_exists(d), "root left behind: %s", d);
-        free(d);
     }
 }
 
@@ -114,7 +112,6 @@ Test(core, groups_created_in_every_hierarchy)
         char *d = th_group_dir((enum cg_hier)h, "high/web");
         cr_assert(dir_exists(d), "%s", d);
         cr_assert_geq(cg_group_fd(g, (enum cg_hier)h), 0);
-        free(d);
     }
     cg_group_free(g);
     /* opening again does not create */
@@ -129,7 +126,6 @@ Test(core, groups_created_in_every_hierarchy)
         cr_assert_geq(cg_read_at(fd, "cgroup.subtree_control", buf, sizeof(buf)), 0);
         cr_assert(strstr(buf, "memory") && strstr(buf, "pids"), "subtree_control: %s", buf);
         close(fd);
-        free(d);
     }
 }
 
@@ -216,10 +212,8 @@ Test(core, remove_refuses_busy_group_then_kill_removes_tree)
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     cr_assert_not(dir_exists(d));
-    free(d);
     d = th_group_dir(CG_H_PIDS, "batch");
     cr_assert(dir_exists(d), "the parent stays");
-    free(d);
     cg_group_free(g);
 }
 

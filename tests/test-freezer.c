@@ -59,7 +59,7 @@ static void sleep_ms(long ms)
 /* The kernel's own view of the group, read by path. */
 static char *kread(const char *grp, const char *file)
 {
-    _cleanup_free_ char *dir = th_group_dir(v2() ? CG_H_CPU : CG_H_FREEZER, grp);
+    char *dir = th_group_dir(v2() ? CG_H_CPU : CG_H_FREEZER, grp);
     char path[512], buf[256];
 
     cr_assert_not_null(dir);
@@ -129,7 +129,7 @@ static void unfreeze(void)
     static const char *const grps[] = {"w/leaf", "w"};
 
     for (size_t i = 0; i < ARRAY_SIZE(grps); i++) {
-        _cleanup_free_ char *dir = th_group_dir(v2() ? CG_H_CPU : CG_H_FREEZER, grps[i]);
+        char *dir = th_group_dir(v2() ? CG_H_CPU : CG_H_FREEZER, grps[i]);
         char path[512];
 
         if (!dir)
@@ -449,7 +449,7 @@ Test(freezer, gone_group_is_enoent)
     skip_without_freezer(g);
     /* Removed behind our back while we hold its fds. */
     for (int h = 0; h < _CG_H_MAX; h++) {
-        _cleanup_free_ char *dir = th_group_dir((enum cg_hier)h, "gone");
+        char *dir = th_group_dir((enum cg_hier)h, "gone");
         if (dir)
             (void)rmdir(dir);
     }

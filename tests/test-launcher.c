@@ -93,7 +93,6 @@ static void assert_no_instance(const char *group)
         char *d = th_group_dir((enum cg_hier)h, group);
         if (d)
             cr_assert(!dir_exists(d), "instance group left behind: %s", d);
-        free(d);
     }
 }
 
@@ -470,7 +469,7 @@ static void check_forward(unsigned ns, int sig)
     int st;
 
     policy_init(&p, "fwd", ns);
-    (void)workload(&p);
+    cg_group_free(workload(&p)); /* only its existence matters here */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pid = fork();
     cr_assert_geq(pid, 0);
@@ -683,7 +682,7 @@ Test(launcher, refused_namespace_leaves_nothing)
 
     th_require_cgroups();
     policy_init(&p, "nons", ALL_NS);
-    (void)workload(&p);
+    cg_group_free(workload(&p)); /* only its existence matters here */
     /* Without CAP_SYS_ADMIN the kernel refuses new namespaces (EPERM); cgroupfs writes
      * still work by file permissions, so only the clone fails. */
     pid = fork();
@@ -761,38 +760,45 @@ Test(launcher, cli_exit_codes_and_bad_input)
     (void)th_ctx();
     cr_assert(mkdtemp(dir));
     cr_assert(chmod(dir, 0755) == 0);
-    f = fopen(strcat(strcpy(calloc(1, 256), dir), "/web.policy"), "w");
+    char path[300];
+    snprintf(path, sizeof(path), "%s/web.policy", dir);
+    f = fopen(path, "we");
     cr_assert(f);
     fputs("[Workload]\nClass=high\n[Pids]\nMax=64\n[Namespaces]\nIsolate=pid net ipc mnt "
           "uts\nHostname=webhost\n[Process]\nUser=nobody\n",
           f);
     fclose(f);
-    f = fopen(strcat(strcpy(calloc(1, 256), dir), "/ghost.policy"), "w");
+    snprintf(path, sizeof(path), "%s/ghost.policy", dir);
+    f = fopen(path, "we");
     cr_assert(f);
     fputs("[Process]\nUser=corral-no-such-user\n", f);
     fclose(f);
 
-#define CORRAL "%s --root %s --policy-dir %s run "
+    /* A ledger of the test's own: runs record their final usage there. */
+#define CORRAL "%s --root %s --policy-dir %s --ledger %s/ledger.db run "
     cr_assert_eq(sh_status(CORRAL "--policy web -- /bin/sh -c 'test $(hostname) = webhost "
                                   "&& test $(id -u) = 65534 && exit 7'",
-                           bin, root, dir),
+                           bin, root, dir, dir),
                  7);
-    cr_assert_eq(sh_status(CORRAL "--policy web 2>/dev/null", bin, root, dir), 2);
-    cr_assert_eq(sh_status(CORRAL "-- /bin/true 2>/dev/null", bin, root, dir), 2);
-    cr_assert_eq(sh_status(CORRAL "--policy nope -- /bin/true 2>/dev/null", bin, root, dir), 1);
-    cr_assert_eq(sh_status(CORRAL "--policy web -- corral-no-such-cmd 2>/dev/null", bin, root, dir),
-                 127);
-    cr_assert_eq(sh_status(CORRAL "--policy ghost -- /bin/true 2>/dev/null", bin, root, dir), 1);
+    cr_assert_eq(sh_status(CORRAL "--policy web 2>/dev/null", bin, root, dir, dir), 2);
+    cr_assert_eq(sh_status(CORRAL "-- /bin/true 2>/dev/null", bin, root, dir, dir), 2);
+    cr_assert_eq(sh_status(CORRAL "--policy nope -- /bin/true 2>/dev/null", bin, root, dir, dir),
+                 1);
     cr_assert_eq(
-        sh_status(CORRAL "--policy web --name x1 -- /bin/sh -c 'kill -TERM $$'", bin, root, dir),
-        143);
-    cr_assert_eq(
-        sh_status("CORRAL_LAUNCH_FALLBACK=1 " CORRAL "--policy web -- /bin/true", bin, root, dir),
-        0);
+        sh_status(CORRAL "--policy web -- corral-no-such-cmd 2>/dev/null", bin, root, dir, dir),
+        127);
+    cr_assert_eq(sh_status(CORRAL "--policy ghost -- /bin/true 2>/dev/null", bin, root, dir, dir),
+                 1);
+    cr_assert_eq(sh_status(CORRAL "--policy web --name x1 -- /bin/sh -c 'kill -TERM $$'", bin, root,
+                           dir, dir),
+                 143);
+    cr_assert_eq(sh_status("CORRAL_LAUNCH_FALLBACK=1 " CORRAL "--policy web -- /bin/true", bin,
+                           root, dir, dir),
+                 0);
     /* SIGTERM to corral run reaches the workload. */
     cr_assert_eq(sh_status(CORRAL "--policy web -- /bin/sleep 30 & p=$!; sleep 0.3; "
                                   "kill -TERM $p; wait $p",
-                           bin, root, dir),
+                           bin, root, dir, dir),
                  143);
 #undef CORRAL
     /* No instance of web is left, and ghost was refused before any group was made. */
@@ -803,4 +809,5 @@ Test(launcher, cli_exit_codes_and_bad_input)
     cr_assert_eq(sh_status("ls -d %s/run-* 2>/dev/null | grep -q .", wl), 1);
     cr_assert(!dir_exists(th_group_dir(CG_H_CPU, "normal/ghost")));
     cr_assert_eq(sh_status("rm -rf %s", dir), 0);
+    free(bin);
 }

@@ -122,7 +122,7 @@ static unsigned apply_ok(const char *config, struct pol_apply_result *res)
 
 static char *kread(enum cg_hier h, const char *grp, const char *file)
 {
-    _cleanup_free_ char *dir = th_group_dir(h, grp);
+    char *dir = th_group_dir(h, grp);
     char path[512], buf[256];
 
     cr_assert_not_null(dir);
@@ -142,7 +142,7 @@ static void assert_file(enum cg_hier h, const char *grp, const char *file, const
 
 static bool group_exists(const char *grp)
 {
-    _cleanup_free_ char *dir = th_group_dir(v2() ? CG_H_CPU : CG_H_PIDS, grp);
+    char *dir = th_group_dir(v2() ? CG_H_CPU : CG_H_PIDS, grp);
     struct stat st;
 
     return stat(dir, &st) == 0;
@@ -417,7 +417,7 @@ Test(policy, failed_mkdir_rolls_back_exactly_v2)
     struct loaded l;
     struct cg_txn t;
     struct cg_err e = {0};
-    _cleanup_free_ char *dir = NULL;
+    char *dir = NULL;
     char path[512];
     int r;
 
