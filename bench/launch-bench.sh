@@ -91,7 +91,7 @@ fi
 
 unshare_cmd="unshare -pf --mount-proc -u -i -n -m /bin/true"
 cgexec_cmd="cgexec ${gopts[*]} $unshare_cmd"
-corral_cmd="$corral --root ./$tag --policy-dir $work run --policy bench -- /bin/true"
+corral_cmd="$corral --root ./$tag --policy-dir $work --ledger $work/ledger.db run --policy bench -- /bin/true"
 
 # One corral run first: it creates the class and workload groups (applied once, as a
 # deployed policy would be); every timed run then creates and removes its instance.

@@ -19,7 +19,7 @@ static int record_final(void *userdata, struct cg_group *g, const struct ctl_usa
                         struct cg_err *e)
 {
     struct final_ctx *f = userdata;
-    int r = cli_hook_final_usage(f->cli, f->ledger, g, u, 0, acct_now_ns());
+    int r = cli_hook_final_usage(f->cli, f->ledger, g, NULL, u, 0, acct_now_ns());
 
     if (r < 0)
         return cg_err_set(e, r, g->path, NULL, "final usage could not be recorded; not removed");

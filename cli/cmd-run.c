@@ -150,16 +150,23 @@ static int ensure_workload(struct cli *cli, struct cg_ctx *ctx, const struct pol
 
 /* The instance's final usage goes to the ledger before its group is removed. A ledger
  * that cannot be written is reported; the workload's own outcome stands. */
+struct final_ctx {
+    struct cli *cli;
+    const struct pol_policy *policy;
+};
+
 static int record_final(void *userdata, struct cg_group *instance, const struct launch_result *res)
 {
-    struct cli *cli = userdata;
+    struct final_ctx *f = userdata;
     _cleanup_(acct_ledger_closep) struct acct_ledger *l = NULL;
     int r;
 
-    r = cli_ledger_open(cli, &l);
+    r = cli_ledger_open(f->cli, &l);
     if (r < 0)
         return r;
-    return cli_hook_final_usage(cli, l, instance, &res->usage, res->start_ns, res->end_ns);
+    return cli_hook_final_usage(f->cli, l, instance,
+                                f->policy->account[0] ? f->policy->account : NULL, &res->usage,
+                                res->start_ns, res->end_ns);
 }
 
 int cmd_run(struct cli *cli, int argc, char **argv)
@@ -177,6 +184,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     struct pol_config cfg = {0};
     struct pol_set set = {0};
     const struct pol_policy *policy = NULL;
+    struct final_ctx fin;
     struct launch_result res;
     struct launch_opts o;
     struct cg_err e = {0};
@@ -219,8 +227,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     }
     memset(&o, 0, sizeof(o));
     o.policy = policy;
+    fin.cli = cli;
+    fin.policy = policy;
     o.on_final = record_final;
-    o.userdata = cli;
+    o.userdata = &fin;
     o.id = id;
     o.argv = argv + optind;
     fb = getenv("CORRAL_LAUNCH_FALLBACK");

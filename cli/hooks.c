@@ -74,16 +74,16 @@ fail:
 }
 
 int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group *g,
-                         const struct ctl_usage *u, uint64_t start_ns, uint64_t end_ns)
+                         const char *account, const struct ctl_usage *u, uint64_t start_ns,
+                         uint64_t end_ns)
 {
     struct acct_group ag;
     struct cg_err e = {0};
     char acc[65];
-    const char *account = NULL;
     int r;
 
     r = acct_group_from_path(g->path, &ag);
-    if (r == 0 && ag.workload[0])
+    if (r == 0 && !account && ag.workload[0])
         account = cli_account_of(cli, ag.workload, acc);
     r = acct_group_from_cg(g, account, &ag);
     if (r == 0)

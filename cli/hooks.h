@@ -27,6 +27,8 @@ int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret);
  * on stderr and returned; the freeze itself stands. */
 int cli_hook_freezer_event(struct cli *cli, struct cg_ctx *ctx, const char *path, bool frozen);
 
-/* Records a group's final usage (read just before its removal). */
+/* Records a group's final usage (read just before its removal). account: who pays, or
+ * NULL to look it up in the policies (the workload's name when none says). */
 int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group *g,
-                         const struct ctl_usage *u, uint64_t start_ns, uint64_t end_ns);
+                         const char *account, const struct ctl_usage *u, uint64_t start_ns,
+                         uint64_t end_ns);

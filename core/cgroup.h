@@ -52,6 +52,10 @@ struct cg_ctx {
      * and what it sits in (the caller's cgroup for "./", the hierarchy root otherwise). */
     char *root_rel;
     char *base_path[_CG_H_MAX];
+    /* The root, once opened: later cg_root_open() calls hand out duplicates of its fds
+     * instead of walking every hierarchy from its mount again (after checking it still
+     * exists, so a root removed and re-created behind a long-lived process is reopened). */
+    struct cg_group *root_cache;
 };
 
 struct cg_group {

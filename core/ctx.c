@@ -43,6 +43,7 @@ void cg_ctx_free(struct cg_ctx *ctx)
 {
     if (!ctx)
         return;
+    cg_group_free(ctx->root_cache);
     cg_sysinfo_done(&ctx->sys);
     for (int h = 0; h < _CG_H_MAX; h++) {
         free(ctx->root_path[h]);

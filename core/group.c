@@ -59,7 +59,10 @@ static int group_copy(const struct cg_group *g, const char *path, const char *re
     for (int h = 0; h < _CG_H_MAX; h++) {
         if (g->fd[h] < 0)
             continue;
-        c->fd[h] = openat(g->fd[h], rel_open, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        /* A duplicate needs no lookup; its offset is shared, which nothing here uses
+         * (directory listings reopen "." first). */
+        c->fd[h] = rel_open ? openat(g->fd[h], rel_open, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                            : fcntl(g->fd[h], F_DUPFD_CLOEXEC, 3);
         if (c->fd[h] < 0)
             return -errno;
     }
@@ -69,7 +72,7 @@ static int group_copy(const struct cg_group *g, const char *path, const char *re
 
 int cg_group_dup(const struct cg_group *g, struct cg_group **ret)
 {
-    return group_copy(g, g->path, ".", ret);
+    return group_copy(g, g->path, NULL, ret);
 }
 
 int cg_group_parent(const struct cg_group *g, struct cg_group **ret)
@@ -193,11 +196,26 @@ static int walk(struct cg_group *start, const char *path, bool create, struct cg
     return 0;
 }
 
+/* Whether the cached root still exists: a removed cgroup's directory fd finds nothing. */
+static bool root_cache_valid(const struct cg_group *root)
+{
+    for (int h = 0; h < _CG_H_MAX; h++)
+        if (cg_slot(root->ctx, h) &&
+            faccessat(root->fd[h], "cgroup.procs", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            return false;
+    return true;
+}
+
 int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct cg_err *e)
 {
     struct cg_group *base = NULL, *root = NULL;
     int r;
 
+    if (ctx->root_cache) {
+        if (root_cache_valid(ctx->root_cache))
+            return cg_group_dup(ctx->root_cache, ret);
+        cg_group_free(TAKE_PTR(ctx->root_cache));
+    }
     r = cg_base_open(ctx, &base, e);
     if (r < 0)
         return r;
@@ -221,6 +239,8 @@ int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct 
         cg_group_free(root);
         return -ENOMEM;
     }
+    if (cg_group_dup(root, &ctx->root_cache) < 0)
+        ctx->root_cache = NULL; /* only a cache */
     *ret = root;
     return 0;
 }
@@ -460,6 +480,7 @@ int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill, struct
 int cg_root_destroy(struct cg_ctx *ctx, struct cg_err *e)
 {
     int r = cg_group_remove_tree(ctx, "", true, e);
+    cg_group_free(TAKE_PTR(ctx->root_cache));
     if (r == -ENOENT)
         return 0;
     return r;

@@ -262,3 +262,27 @@ Test(core, v2_processes_only_in_leaves)
     cg_group_free(inner);
     cg_group_free(leaf);
 }
+
+/* A long-lived process (corrald) keeps its context: a root removed and re-created behind
+ * its back must be found again, not served from stale fds. */
+Test(core, root_removed_behind_our_back_is_reopened)
+{
+    th_require_cgroups();
+    struct cg_ctx *ctx = th_ctx(), *other = NULL;
+    struct cg_group *g = NULL;
+    struct cg_err e = {0};
+
+    cr_assert_eq(cg_group_open(ctx, "normal/a", true, &g, NULL, &e), 0, "%s", e.detail);
+    cg_group_free(g);
+    cr_assert_not_null(ctx->root_cache, "the root is cached after the first open");
+    cr_assert_eq(cg_ctx_new(th_root_arg(), &other, &e), 0);
+    cr_assert_eq(cg_root_destroy(other, &e), 0, "%s", e.detail);
+    cg_ctx_free(other);
+    cr_assert_eq(cg_group_open(ctx, "normal/a", false, &g, NULL, &e), -ENOENT,
+                 "a removed root must not be served from the cache");
+    cr_assert_eq(cg_group_open(ctx, "normal/b", true, &g, NULL, &e), 0, "%s", e.detail);
+    char *d = th_group_dir(CG_H_PIDS, "normal/b");
+    struct stat st;
+    cr_assert_eq(stat(d, &st), 0, "re-created under the new root: %s", d);
+    cg_group_free(g);
+}
