@@ -38,6 +38,12 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static double median_us(uint64_t *v, size_t n)
 {
     qsort(v, n, sizeof(*v), cmp_u64);
@@ -102,20 +108,28 @@ static int poll_freeze(struct cg_group *g, bool v2)
 
 int main(int argc, char **argv)
 {
-    int procs = argc > 1 ? atoi(argv[1]) : 1000;
-    int cycles = argc > 2 ? atoi(argv[2]) : 100;
+    int procs = 1000, cycles = 100, nums = 0;
     struct cg_ctx *ctx = NULL;
     struct cg_group *g = NULL;
     struct cg_err e = {0};
     char root[64], msg[512];
     pid_t *kids;
     uint64_t *t_corral, *t_poll, *t_lat;
-    size_t n_lat = 0;
+    size_t n_lat = 0, n_first = 0;
     struct watch w = {.dirfd = -1, .ino = -1};
     pthread_t th;
     bool v2;
     int rc = 1;
 
+    /* PROCS and CYCLES are the numeric arguments; anything else (a harness's own
+     * options) is ignored. */
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] >= '1' && argv[i][0] <= '9') {
+            if (nums++ == 0)
+                procs = atoi(argv[i]);
+            else
+                cycles = atoi(argv[i]);
+        }
     if (geteuid() != 0) {
         fprintf(stderr, "freeze-bench: needs root\n");
         return 77;
@@ -167,8 +181,12 @@ int main(int argc, char **argv)
             /* the watcher may still be reading the file when we returned */
             for (int i = 0; i < 100 && (seen = atomic_load(&w.seen_ns)) == 0; i++)
                 nanosleep(&(struct timespec){0, 100000}, NULL);
-            if (seen)
-                t_lat[n_lat++] = t1 > seen ? t1 - seen : 0;
+            if (seen) {
+                /* signed: negative when corral returned before the watcher saw it */
+                t_lat[n_lat++] = t1 - seen;
+                if ((int64_t)(t1 - seen) <= 0)
+                    n_first++;
+            }
         }
         atomic_store(&w.armed, 0);
         if (ctl_freezer_thaw(g, 10000000, &e) < 0)
@@ -186,10 +204,16 @@ int main(int argc, char **argv)
     printf("  corral freeze, request to confirmed frozen: median %.1f us\n", mc);
     printf("  10 ms polling freezer (runc style):         median %.1f us\n", mp);
     printf("  ratio corral/polling: %.3f\n", mp > 0 ? mc / mp : 0);
-    if (v2)
-        printf("  kernel 'frozen 1' -> corral returns: median %.1f us over %zu cycles "
-               "(target < 1000 us)\n",
-               median_us(t_lat, n_lat), n_lat);
+    if (v2) {
+        /* The kernel's moment is not observable directly; an independent inotify watcher
+         * on cgroup.events stands in for it. corral returning at or before the watcher
+         * sees "frozen 1" bounds corral's own latency by the watcher's. */
+        int64_t *sl = (int64_t *)t_lat;
+        qsort(sl, n_lat, sizeof(*sl), cmp_i64);
+        printf("  corral return - watcher sees 'frozen 1': median %+.1f us over %zu cycles;\n"
+               "  corral confirmed first in %zu of %zu cycles (target: latency < 1000 us)\n",
+               n_lat ? (double)sl[n_lat / 2] / 1000.0 : 0.0, n_lat, n_first, n_lat);
+    }
     rc = 0;
 out:
     if (v2) {
