@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* corrald: the accounting and policy daemon. main() only reads options; see corrald.h. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/corrald.h"
+#include "config.h"
+#include "policy/units.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: corrald [OPTIONS]\n"
+            "\n"
+            "Samples every group under the corral root into the ledger at corral.conf's\n"
+            "[Accounting] Interval=, records the final usage of instances that empty, and\n"
+            "re-applies the policy directory when it changes. Speaks sd_notify; logs to the\n"
+            "journal when there is one. See corrald(8).\n"
+            "\n"
+            "  --root R          group root (env CORRAL_ROOT, default corral)\n"
+            "  --config F        corral.conf (env CORRAL_CONFIG, default %s)\n"
+            "  --policy-dir D    policy directory (env CORRAL_POLICY_DIR, default %s)\n"
+            "  --ledger L        usage ledger (env CORRAL_LEDGER, default %s)\n"
+            "  --foreground      log to stderr, not the journal (for debugging)\n"
+            "  --buffer-limit S  samples kept in memory while the ledger cannot be\n"
+            "                    written (default 64M)\n"
+            "  -v, --verbose     debug messages too\n"
+            "  -h, --help        this help\n"
+            "  -V, --version     print the version\n"
+            "\n"
+            "SIGTERM takes a last sample and exits 0; SIGHUP reloads corral.conf and the\n"
+            "policies and reopens the ledger.\n",
+            CORRAL_DEFAULT_CONFIG, CORRAL_DEFAULT_POLICY_DIR, CORRAL_DEFAULT_LEDGER);
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_ROOT = 256, OPT_CONFIG, OPT_POLICY_DIR, OPT_LEDGER, OPT_FOREGROUND, OPT_BUFFER };
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, OPT_ROOT},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+        {"ledger", required_argument, NULL, OPT_LEDGER},
+        {"foreground", no_argument, NULL, OPT_FOREGROUND},
+        {"buffer-limit", required_argument, NULL, OPT_BUFFER},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {},
+    };
+    struct corrald_opts o = {
+        .root = env_or("CORRAL_ROOT", "corral"),
+        .config = env_or("CORRAL_CONFIG", CORRAL_DEFAULT_CONFIG),
+        .policy_dir = env_or("CORRAL_POLICY_DIR", CORRAL_DEFAULT_POLICY_DIR),
+        .ledger = env_or("CORRAL_LEDGER", CORRAL_DEFAULT_LEDGER),
+        .config_given = getenv("CORRAL_CONFIG") && *getenv("CORRAL_CONFIG"),
+        .buffer_max = CORRALD_BUFFER_DEFAULT,
+    };
+    int c;
+
+    while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) >= 0) {
+        switch (c) {
+        case OPT_ROOT:
+            o.root = optarg;
+            break;
+        case OPT_CONFIG:
+            o.config = optarg;
+            o.config_given = true;
+            break;
+        case OPT_POLICY_DIR:
+            o.policy_dir = optarg;
+            break;
+        case OPT_LEDGER:
+            o.ledger = optarg;
+            break;
+        case OPT_FOREGROUND:
+            o.foreground = true;
+            break;
+        case OPT_BUFFER:
+            if (pol_parse_size(optarg, &o.buffer_max) < 0 || o.buffer_max == CTL_MAX) {
+                fprintf(stderr, "corrald: --buffer-limit: not a size: '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'v':
+            o.verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            printf("corrald %s\n", CORRAL_VERSION);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "corrald: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    return corrald_run(&o);
+}
