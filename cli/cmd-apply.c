@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "cli/policy-fs.h"
 #include "core/txn.h"
 #include "policy/apply.h"
 #include "policy/policy.h"
@@ -108,6 +109,8 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
 
     r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, argv + optind, n_files, &cfg,
                      &set, &diags);
+    if (r >= 0)
+        r = cli_check_filesystems(&set, &diags);
     if (r < 0) {
         cli_error_ctx(cli, "apply", NULL, r);
         return EXIT_SYSTEM;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/policy-fs.h"
 #include "policy/apply.h"
 #include "policy/policy.h"
 
@@ -47,6 +48,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
     }
     r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, argv + optind,
                      (size_t)(argc - optind), &cfg, &set, &diags);
+    if (r >= 0)
+        r = cli_check_filesystems(&set, &diags);
     if (r < 0) {
         cli_error_ctx(cli, "check", NULL, r);
         return EXIT_SYSTEM;

@@ -41,6 +41,7 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
     _cleanup_(cg_group_freep) struct cg_group *g = NULL;
     _cleanup_free_ char *path = NULL;
     struct ctl_freeze_stuck stuck = {0};
+    enum ctl_freeze_state before;
     struct cg_err e = {0};
     uint64_t timeout = 10 * 1000000ULL, t0, dt;
     const char *verb = freeze ? "freeze" : "thaw";
@@ -83,6 +84,10 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
     r = cg_group_open(ctx, path, false, &g, NULL, &e);
     if (r < 0)
         goto fail;
+    /* Only a change of state is an event for the ledger; a repeated freeze or thaw is a
+     * successful no-op. */
+    if (ctl_freezer_state(g, &before) < 0)
+        before = _CTL_FREEZE_STATE_MAX;
     t0 = now_usec();
     r = freeze ? ctl_freezer_freeze(g, timeout, &stuck, &e) : ctl_freezer_thaw(g, timeout, &e);
     dt = now_usec() - t0;
@@ -93,7 +98,8 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
     if (r < 0)
         goto fail;
     /* The state change stands even if the ledger cannot record it (reported). */
-    (void)cli_hook_freezer_event(cli, ctx, path, freeze);
+    if (before != (freeze ? CTL_FROZEN : CTL_THAWED))
+        (void)cli_hook_freezer_event(cli, ctx, path, freeze);
     if (cli->json) {
         printf("{\"target\":");
         cli_json_string(stdout, path);

@@ -61,7 +61,7 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
     bool kill = false;
     int c, r;
 
-    while ((c = getopt_long(argc, argv, "+kh", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "kh", opts, NULL)) >= 0) {
         switch (c) {
         case 'k':
             kill = true;

@@ -106,7 +106,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
     FILE *f;
     int c, r;
 
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
         switch (c) {
         case OPT_FROM:
             if (parse_time(cli, "--from", optarg, &o.from_ns) < 0)

@@ -22,6 +22,7 @@
 #include "accounting/ledger.h"
 #include "cli/cli.h"
 #include "cli/hooks.h"
+#include "cli/policy-fs.h"
 #include "launcher/launcher.h"
 #include "policy/apply.h"
 
@@ -76,7 +77,12 @@ static int child_failure(struct cli *cli, const struct launch_result *res, const
             cli_error(cli, "%s: cannot execute: %s", cmd, why);
         return res->exit_code;
     }
-    cli_error(cli, "cannot start %s: %s failed: %s", cmd, launch_stage_to_string(res->failed), why);
+    if (res->failed_detail[0])
+        cli_error(cli, "cannot start %s: %s failed: %s: %s", cmd,
+                  launch_stage_to_string(res->failed), res->failed_detail, why);
+    else
+        cli_error(cli, "cannot start %s: %s failed: %s", cmd, launch_stage_to_string(res->failed),
+                  why);
     if (res->failed == LAUNCH_STAGE_CHDIR &&
         (res->failed_errno == ENOENT || res->failed_errno == ENOTDIR ||
          res->failed_errno == EACCES))
@@ -104,6 +110,8 @@ static int load_policy(struct cli *cli, const char *name, struct pol_config *cfg
         nf = 1;
     }
     r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, files, nf, cfg, set, &d);
+    if (r >= 0)
+        r = cli_check_filesystems(set, &d);
     for (size_t i = 0; i < d.n; i++) {
         char buf[600];
         fprintf(stderr, "%s\n", pol_diag_format(&d.d[i], buf, sizeof(buf)));

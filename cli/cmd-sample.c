@@ -46,7 +46,7 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
     size_t n = 0;
     int c, r;
 
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
         switch (c) {
         case 'h':
             printf("Usage: corral sample\n\n"

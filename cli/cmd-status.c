@@ -271,7 +271,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
     bool json = cli->json;
     int c, r;
 
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
         switch (c) {
         case 'j':
             json = true;

@@ -51,6 +51,16 @@ step "corral run: the web workload, isolated (PID, NET, IPC, MNT, UTS namespaces
     echo "inside: processes visible: $(ls /proc | grep -c "^[0-9]")"
     echo "inside: cgroup: $(grep -m1 -E "pids|^0::" /proc/self/cgroup)"'
 
+step "corral run in its own root: examples/rootfs/ plus the host's /usr, read-only"
+# sandbox.policy.in is a template (a root's path is absolute): made for this checkout.
+mkdir -m 0755 "$state/sandbox"
+sed "s|@EXAMPLES@|$PWD/examples|" examples/sandbox.policy.in >"$state/sandbox/sandbox.policy"
+"${corral[@]}" --policy-dir "$state/sandbox" run --policy sandbox --name box -- /bin/sh -c "
+    echo \"inside: ls /: \$(ls / | tr '\n' ' ')\"
+    echo \"inside: /etc/passwd has \$(wc -l < /etc/passwd) lines; processes: \$(ls /proc | grep -c '^[0-9]')\"
+    echo \"inside: the host's $PWD: \$(ls -d '$PWD' 2>&1)\"
+    echo \"inside: /usr is read-only: \$(touch /usr/x 2>&1)\""
+
 step "corral run in the background: the batch workload burns CPU for a few seconds"
 "${corral[@]}" run --policy batch --name burn -- /bin/sh -c \
     'end=$(( $(date +%s) + 6 )); while [ "$(date +%s)" -lt "$end" ]; do :; done' &

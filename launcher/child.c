@@ -13,17 +13,45 @@
 #include <unistd.h>
 
 #include "launcher/internal.h"
+#include "launcher/rootfs.h"
 
-_Noreturn void launch_child_fail(int report_fd, enum launch_stage stage, int err)
+_Noreturn void launch_child_fail_detail(int report_fd, enum launch_stage stage, int err,
+                                        const char *detail)
 {
     struct launch_report rep = {.stage = stage, .err = err};
     int code = LAUNCH_EXIT_SETUP;
 
+    if (detail) {
+        size_t n = strnlen(detail, sizeof(rep.detail) - 1);
+
+        memcpy(rep.detail, detail, n);
+        rep.detail[n] = '\0';
+    }
     if (report_fd >= 0)
         (void)!write(report_fd, &rep, sizeof(rep));
     if (stage == LAUNCH_STAGE_EXEC)
         code = (err == ENOENT || err == ENOTDIR) ? LAUNCH_EXIT_NOTFOUND : LAUNCH_EXIT_NOEXEC;
     _exit(code);
+}
+
+_Noreturn void launch_child_fail(int report_fd, enum launch_stage stage, int err)
+{
+    launch_child_fail_detail(report_fd, stage, err, NULL);
+}
+
+/* The workload's filesystem, while still root and before the workload is forked: the
+ * mounts need CAP_SYS_ADMIN, and the init must live in the new root too (nothing of the
+ * host may stay reachable through it). launch_fs_enter mallocs nothing. */
+static void enter_fs(const struct launch_child *c)
+{
+    struct cg_err e = {0};
+    int r;
+
+    if (!c->fs)
+        return;
+    r = launch_fs_enter(c->fs, &e);
+    if (r < 0)
+        launch_child_fail_detail(c->report_fd, LAUNCH_STAGE_ROOTFS, -r, e.detail);
 }
 
 /*
@@ -131,14 +159,22 @@ _Noreturn void launch_child_main(struct launch_child *c)
     if (c->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
         launch_child_fail(c->report_fd, LAUNCH_STAGE_CGROUPNS, errno);
 
-    if (!(c->clone_ns & CLONE_NEWPID))
+    if (!(c->clone_ns & CLONE_NEWPID)) {
+        /* Only the host mode gets here: a root of its own needs the PID namespace
+         * (policy validation, and launch_fs_enter refuses otherwise). */
+        enter_fs(c);
         exec_workload(c);
+    }
 
     /* PID 1 of the new namespace. The /proc of the old namespace shows the host's
-     * processes; mount one for ours (the mount namespace is implied by PID, run.c). */
-    r = launch_ns_mount_proc();
-    if (r < 0)
-        launch_child_fail(c->report_fd, LAUNCH_STAGE_PROC, -r);
+     * processes; mount one for ours (the mount namespace is implied by PID, run.c).
+     * With a root of its own, launch_fs_enter mounts /proc in that root instead. */
+    if (!c->fs || !(c->fs->root_directory || c->fs->layers)) {
+        r = launch_ns_mount_proc();
+        if (r < 0)
+            launch_child_fail(c->report_fd, LAUNCH_STAGE_PROC, -r);
+    }
+    enter_fs(c);
     {
         sigset_t chld;
         sigemptyset(&chld);

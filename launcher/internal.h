@@ -34,13 +34,14 @@ enum launch_stage launch_creds_apply(const struct launch_creds *c);
 
 /* What the cloned child does. */
 struct launch_child {
-    unsigned long clone_ns; /* CLONE_NEW* flags given to clone */
-    bool cgroupns;          /* unshare(CLONE_NEWCGROUP) once placed */
-    bool hold;              /* wait on sync_fd to be placed (and mapped) first */
-    int sync_fd;            /* read end; the parent writes one byte, or closes to abort */
-    int report_fd;          /* write end, O_CLOEXEC: {stage, errno} on failure */
-    const char *hostname;   /* NULL: keep */
-    const char *workdir;    /* never NULL */
+    unsigned long clone_ns;  /* CLONE_NEW* flags given to clone */
+    bool cgroupns;           /* unshare(CLONE_NEWCGROUP) once placed */
+    bool hold;               /* wait on sync_fd to be placed (and mapped) first */
+    int sync_fd;             /* read end; the parent writes one byte, or closes to abort */
+    int report_fd;           /* write end, O_CLOEXEC: {stage, errno} on failure */
+    const char *hostname;    /* NULL: keep */
+    const char *workdir;     /* never NULL; in the workload's root when fs has one */
+    const struct pol_fs *fs; /* [Filesystem] to enter (launch_fs_enter), or NULL */
     bool no_new_privs;
     const struct launch_creds *creds;
     char *const *argv;
@@ -85,12 +86,16 @@ void launch_drain_signals(int sigfd);
 /* The default forwarded signals. */
 void launch_forward_set(sigset_t *ret);
 
-/* Report from the child: written once, read after it exited. */
+/* Report from the child: written once, read after it exited. Under PIPE_BUF, so the
+ * one write is atomic. */
 struct launch_report {
     int stage;
     int err;
+    char detail[512]; /* NUL-terminated; "" but for LAUNCH_STAGE_ROOTFS */
 };
 _Noreturn void launch_child_fail(int report_fd, enum launch_stage stage, int err);
+_Noreturn void launch_child_fail_detail(int report_fd, enum launch_stage stage, int err,
+                                        const char *detail);
 
 /* workload.c: -EBUSY (with a message) when the workload group is frozen or freezing. */
 int launch_check_not_frozen(struct cg_group *workload, struct cg_err *e);

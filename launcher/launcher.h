@@ -13,6 +13,12 @@
  * of every hierarchy and only then releases it. Either way nothing of CMD runs outside
  * the group.
  *
+ * Filesystem. A policy's [Filesystem] (struct pol_fs) is built by the child before the
+ * workload is forked and before privileges are dropped (launcher/rootfs.h): in the init
+ * with a PID namespace (required for a root of its own), else in the child itself. A
+ * failure there is reported as LAUNCH_STAGE_ROOTFS with the step and path in
+ * failed_detail; the mounts live in the child's own namespace and die with it.
+ *
  * Process tree. With a PID namespace the cloned child is PID 1 of it: a minimal init
  * ("corral-init") that mounts a fresh /proc, forks the workload as PID 2, forwards
  * signals to it, reaps every zombie, and exits with the workload's status when the
@@ -67,7 +73,8 @@ enum launch_stage {
     LAUNCH_STAGE_HOSTNAME,
     LAUNCH_STAGE_LOOPBACK, /* bringing lo up */
     LAUNCH_STAGE_CGROUPNS,
-    LAUNCH_STAGE_FORK, /* init forking the workload */
+    LAUNCH_STAGE_ROOTFS, /* [Filesystem]: launch_fs_enter (failed_detail says which step) */
+    LAUNCH_STAGE_FORK,   /* init forking the workload */
     LAUNCH_STAGE_SETGROUPS,
     LAUNCH_STAGE_SETGID,
     LAUNCH_STAGE_SETUID,
@@ -90,6 +97,7 @@ struct launch_result {
     int wait_status;          /* raw status of the cloned child (init or CMD) */
     enum launch_stage failed; /* LAUNCH_STAGE_NONE when CMD was executed */
     int failed_errno;         /* positive errno of the failed stage */
+    char failed_detail[512];  /* the step and path that failed (LAUNCH_STAGE_ROOTFS), or "" */
     bool into_cgroup;         /* placed by clone3(CLONE_INTO_CGROUP), not the fallback */
     char group[256];          /* instance group, relative to the corral root */
     uint64_t wall_usec;       /* from start to exit of the cloned child (monotonic) */

@@ -19,6 +19,7 @@
 #include "core/name.h"
 #include "launcher/env.h"
 #include "launcher/internal.h"
+#include "launcher/rootfs.h"
 
 static const char *const stage_names[_LAUNCH_STAGE_MAX] = {
     [LAUNCH_STAGE_NONE] = "none",
@@ -28,6 +29,7 @@ static const char *const stage_names[_LAUNCH_STAGE_MAX] = {
     [LAUNCH_STAGE_HOSTNAME] = "hostname",
     [LAUNCH_STAGE_LOOPBACK] = "bringing up lo",
     [LAUNCH_STAGE_CGROUPNS] = "cgroup namespace",
+    [LAUNCH_STAGE_ROOTFS] = "filesystem isolation",
     [LAUNCH_STAGE_FORK] = "forking the workload",
     [LAUNCH_STAGE_SETGROUPS] = "setgroups",
     [LAUNCH_STAGE_SETGID] = "setgid",
@@ -215,6 +217,7 @@ static int prepare(struct run_state *s, const struct launch_opts *o, struct cg_e
     s->c.hostname = (p->namespaces & POL_NS_UTS) ? (p->hostname[0] ? p->hostname : p->name) : NULL;
     s->c.workdir = p->workdir[0] ? p->workdir : "/";
     s->c.no_new_privs = p->no_new_privs;
+    s->c.fs = launch_fs_wanted(&p->fs) ? &p->fs : NULL;
     s->c.creds = &s->creds;
     s->c.argv = o->argv;
     s->c.envp = s->env;
@@ -329,6 +332,8 @@ int launch_run(struct cg_group *workload, const struct launch_opts *o, struct la
         rep.stage < _LAUNCH_STAGE_MAX) {
         res.failed = (enum launch_stage)rep.stage;
         res.failed_errno = rep.err;
+        rep.detail[sizeof(rep.detail) - 1] = '\0';
+        snprintf(res.failed_detail, sizeof(res.failed_detail), "%s", rep.detail);
     }
     /* Final usage, while the group still exists: for the ledger (via on_final) and -v. */
     (void)ctl_read_usage_all(inst, &res.usage);

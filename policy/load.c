@@ -31,10 +31,60 @@ const char *pol_ns_to_string(unsigned bit)
     return NULL;
 }
 
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+void pol_fs_free(struct pol_fs *fs)
+{
+    if (!fs)
+        return;
+    free(fs->root_directory);
+    strv_free(fs->layers);
+    free(fs->writable);
+    strv_free(fs->read_only_paths);
+    strv_free(fs->bind_paths);
+    strv_free(fs->bind_ro_paths);
+    *fs = (struct pol_fs){0};
+}
+
+void pol_policy_done(struct pol_policy *p)
+{
+    if (p)
+        pol_fs_free(&p->fs);
+}
+
+unsigned pol_fs_key_line(const struct pol_policy *p, const char *key)
+{
+    const struct pol_fs_lines *l = &p->fs_lines;
+    const struct {
+        const char *key;
+        unsigned line;
+    } map[] = {
+        {"RootDirectory", l->root_directory},
+        {"Layers", l->layers},
+        {"Writable", l->writable},
+        {"PrivateTmp", l->private_tmp},
+        {"ReadOnlyPaths", l->read_only_paths},
+        {"BindPaths", l->bind_paths},
+        {"BindReadOnlyPaths", l->bind_ro_paths},
+    };
+
+    for (size_t i = 0; key && i < ARRAY_SIZE(map); i++)
+        if (strcmp(map[i].key, key) == 0)
+            return map[i].line;
+    return 0;
+}
+
 void pol_set_free(struct pol_set *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->n; i++)
+        pol_policy_done(&s->p[i]);
     free(s->p);
     s->p = NULL;
     s->n = 0;
@@ -77,8 +127,13 @@ static int load_file(const char *path, struct pol_set *s, struct pol_diags *diag
     if (r < 0)
         return r;
     /* Kept even when invalid, so that the set-wide checks still see its name. */
-    if (p.name[0])
-        return set_add(s, &p);
+    if (p.name[0]) {
+        r = set_add(s, &p);
+        if (r < 0)
+            pol_policy_done(&p);
+        return r;
+    }
+    pol_policy_done(&p);
     return 0;
 }
 
@@ -152,21 +207,58 @@ static int class_list(const struct pol_config *cfg, char *buf, size_t size)
     return 0;
 }
 
+static int cmp_policy_idx(const void *a, const void *b, void *arg)
+{
+    const struct pol_set *s = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(s->p[x].name, s->p[y].name);
+
+    return c ? c : (x > y) - (x < y);
+}
+
+/* first[i]: the earliest policy with p[i]'s name (i itself when it is the first), found by
+ * sorting, so that thousands of policies are not compared pairwise. */
+static int first_of_name(const struct pol_set *s, size_t **ret)
+{
+    _cleanup_free_ size_t *idx = NULL;
+    size_t *first;
+
+    first = calloc(s->n + 1, sizeof(*first));
+    idx = calloc(s->n + 1, sizeof(*idx));
+    if (!first || !idx) {
+        free(first);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        idx[i] = i;
+    qsort_r(idx, s->n, sizeof(*idx), cmp_policy_idx, (void *)s);
+    for (size_t k = 0; k < s->n; k++)
+        first[idx[k]] = k > 0 && strcmp(s->p[idx[k]].name, s->p[idx[k - 1]].name) == 0
+                            ? first[idx[k - 1]]
+                            : idx[k];
+    *ret = first;
+    return 0;
+}
+
 static int validate_set(const struct pol_set *s, const struct pol_config *cfg,
                         struct pol_diags *diags)
 {
+    _cleanup_free_ size_t *first = NULL;
+    int r;
+
+    r = first_of_name(s, &first);
+    if (r < 0)
+        return r;
     for (size_t i = 0; i < s->n; i++) {
         const struct pol_policy *p = &s->p[i];
-        int r = 0;
+        size_t j = first[i];
 
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(s->p[j].name, p->name) == 0) {
-                r = pol_diag_add(diags, p->file, p->name_line,
-                                 "duplicate workload name '%s': %s:%u already defines it%s",
-                                 p->name, s->p[j].file, s->p[j].name_line,
-                                 p->name_line ? "" : " (this name comes from the file name)");
-                break;
-            }
+        r = 0;
+        if (j != i)
+            r = pol_diag_add(diags, p->file, p->name_line,
+                             "duplicate workload name '%s': %s:%u already defines it%s", p->name,
+                             s->p[j].file, s->p[j].name_line,
+                             p->name_line ? "" : " (this name comes from the file name)");
         if (r < 0)
             return r;
         if (p->class_name[0] && cfg && !pol_config_class(cfg, p->class_name)) {

@@ -3,11 +3,14 @@
  * One policy file -> struct pol_policy. Each key has a parser in the table below; the
  * checks that involve several keys (High above Max, a quota below the kernel's 1 ms
  * minimum, Hostname without a UTS namespace) run once the whole file is read.
- * A [Filesystem] section comes later: it is one more table and one more set of fields.
+ * [Filesystem] keys are checked for their syntax here (absolute paths, SRC[:DST]); what
+ * only the running system can tell (exists, is a directory, no symlink on the way, overlayfs
+ * available) is launch_fs_check()'s, called by the command line at check, apply and run.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <grp.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,6 +324,185 @@ static void k_env(struct pstate *st, const char *v, unsigned line)
         bad(st, line, "Process.Environment='%s': expected inherit or clear", v);
 }
 
+/* [Filesystem] */
+
+static bool abs_path_ok(const char *v)
+{
+    return v[0] == '/' && strlen(v) < PATH_MAX;
+}
+
+/* Splits v at any of seps into a NULL-terminated vector. With keep_empty, an empty entry
+ * ("a::b", a trailing ':') is kept as "" for the caller to refuse; otherwise runs of
+ * separators count as one. NULL on allocation failure. */
+static char **strv_split(const char *v, const char *seps, bool keep_empty, size_t *ret_n)
+{
+    char **strv = NULL;
+    size_t n = 0;
+
+    for (const char *p = v;;) {
+        size_t len = strcspn(p, seps);
+        char **nv;
+
+        if (len > 0 || keep_empty) {
+            nv = realloc(strv, (n + 2) * sizeof(char *));
+            if (!nv)
+                goto fail;
+            strv = nv;
+            strv[n] = strndup(p, len);
+            if (!strv[n])
+                goto fail;
+            strv[++n] = NULL;
+        }
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    if (!strv) /* only separators */
+        strv = calloc(1, sizeof(char *));
+    *ret_n = n;
+    return strv;
+fail:
+    for (size_t i = 0; i < n; i++)
+        free(strv[i]);
+    free(strv);
+    return NULL;
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void set_fs_path(struct pstate *st, const char *key, char **dst, const char *v,
+                        unsigned line)
+{
+    char *copy;
+
+    if (!abs_path_ok(v) && !(strcmp(key, "Writable") == 0 && strcmp(v, "tmpfs") == 0)) {
+        bad(st, line, "Filesystem.%s='%s': expected an absolute path (at most %d characters)", key,
+            v, PATH_MAX - 1);
+        return;
+    }
+    copy = strdup(v);
+    if (!copy) {
+        st->error = -ENOMEM;
+        return;
+    }
+    free(*dst);
+    *dst = copy;
+}
+
+static void k_root_directory(struct pstate *st, const char *v, unsigned line)
+{
+    set_fs_path(st, "RootDirectory", &st->p->fs.root_directory, v, line);
+    st->p->fs_lines.root_directory = line;
+}
+
+static void k_layers(struct pstate *st, const char *v, unsigned line)
+{
+    size_t n = 0;
+    char **layers = strv_split(v, ":", true, &n);
+    bool ok = true;
+
+    if (!layers) {
+        st->error = -ENOMEM;
+        return;
+    }
+    st->p->fs_lines.layers = line;
+    if (n > POL_FS_LAYERS_MAX) {
+        bad(st, line, "Filesystem.Layers: %zu layers, at most %d", n, POL_FS_LAYERS_MAX);
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < n; i++)
+        if (!abs_path_ok(layers[i])) {
+            bad(st, line,
+                "Filesystem.Layers: layer %zu '%s': expected DIR1:DIR2:... (top first), each an "
+                "absolute path",
+                i + 1, layers[i]);
+            ok = false;
+        }
+    if (!ok) {
+        strv_free(layers);
+        return;
+    }
+    strv_free(st->p->fs.layers);
+    st->p->fs.layers = layers;
+}
+
+static void k_writable(struct pstate *st, const char *v, unsigned line)
+{
+    st->p->fs_lines.writable = line;
+    if (strcmp(v, "tmpfs") != 0 && !abs_path_ok(v)) {
+        bad(st, line, "Filesystem.Writable='%s': expected tmpfs or an absolute directory", v);
+        return;
+    }
+    set_fs_path(st, "Writable", &st->p->fs.writable, v, line);
+}
+
+static void k_private_tmp(struct pstate *st, const char *v, unsigned line)
+{
+    st->p->fs_lines.private_tmp = line;
+    if (pol_parse_bool(v, &st->p->fs.private_tmp) < 0)
+        bad(st, line, "Filesystem.PrivateTmp='%s': expected yes or no", v);
+}
+
+/* A space-separated list of absolute paths, or of SRC[:DST] with both absolute. */
+static void k_path_list(struct pstate *st, const char *key, char ***dst, unsigned *lp, bool bind,
+                        const char *v, unsigned line)
+{
+    size_t n = 0;
+    char **list = strv_split(v, " \t", false, &n);
+    bool ok = true;
+
+    if (!list) {
+        st->error = -ENOMEM;
+        return;
+    }
+    *lp = line;
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = bind ? strchr(list[i], ':') : NULL;
+        size_t src_len = colon ? (size_t)(colon - list[i]) : strlen(list[i]);
+
+        if (list[i][0] == '/' && src_len < PATH_MAX &&
+            (!colon || (colon[1] == '/' && strlen(colon + 1) < PATH_MAX)))
+            continue;
+        if (bind)
+            bad(st, line,
+                "Filesystem.%s: '%s': expected SRC or SRC:DST, both absolute paths (entries "
+                "separated by spaces)",
+                key, list[i]);
+        else
+            bad(st, line, "Filesystem.%s: '%s': expected absolute paths separated by spaces", key,
+                list[i]);
+        ok = false;
+    }
+    if (!ok) {
+        strv_free(list);
+        return;
+    }
+    strv_free(*dst);
+    *dst = list;
+}
+
+static void k_read_only_paths(struct pstate *st, const char *v, unsigned line)
+{
+    k_path_list(st, "ReadOnlyPaths", &st->p->fs.read_only_paths, &st->p->fs_lines.read_only_paths,
+                false, v, line);
+}
+
+static void k_bind_paths(struct pstate *st, const char *v, unsigned line)
+{
+    k_path_list(st, "BindPaths", &st->p->fs.bind_paths, &st->p->fs_lines.bind_paths, true, v, line);
+}
+
+static void k_bind_ro_paths(struct pstate *st, const char *v, unsigned line)
+{
+    k_path_list(st, "BindReadOnlyPaths", &st->p->fs.bind_ro_paths, &st->p->fs_lines.bind_ro_paths,
+                true, v, line);
+}
+
 static const struct {
     const char *section, *key;
     void (*fn)(struct pstate *st, const char *v, unsigned line);
@@ -343,6 +525,13 @@ static const struct {
     {"Process", "WorkingDirectory", k_workdir},
     {"Process", "NoNewPrivileges", k_nnp},
     {"Process", "Environment", k_env},
+    {"Filesystem", "RootDirectory", k_root_directory},
+    {"Filesystem", "Layers", k_layers},
+    {"Filesystem", "Writable", k_writable},
+    {"Filesystem", "PrivateTmp", k_private_tmp},
+    {"Filesystem", "ReadOnlyPaths", k_read_only_paths},
+    {"Filesystem", "BindPaths", k_bind_paths},
+    {"Filesystem", "BindReadOnlyPaths", k_bind_ro_paths},
 };
 
 static bool section_known(const char *section)
@@ -359,12 +548,10 @@ static bool on_section(void *user, const char *section, unsigned line)
 
     if (section_known(section))
         return true;
-    if (strcmp(section, "Filesystem") == 0)
-        bad(st, line, "section [Filesystem] is not supported by this version of corral");
-    else
-        bad(st, line,
-            "unknown section [%s] (known: Workload, CPU, Memory, Pids, Namespaces, Process)",
-            section);
+    bad(st, line,
+        "unknown section [%s] (known: Workload, CPU, Memory, Pids, Namespaces, Process, "
+        "Filesystem)",
+        section);
     return false;
 }
 
@@ -372,7 +559,7 @@ static void on_key(void *user, const char *section, const char *key, const char 
                    unsigned line)
 {
     struct pstate *st = user;
-    char known[160] = "";
+    char known[200] = "";
     size_t n = 0;
 
     if (!section_known(section))
@@ -415,6 +602,37 @@ static void default_name(struct pstate *st)
     snprintf(st->p->name, sizeof(st->p->name), "%s", name);
 }
 
+/* The [Filesystem] rules between keys. A key refused here is dropped, so that the
+ * check-time validation (launch_fs_check) does not report the same conflict again. */
+static void finish_fs(struct pstate *st)
+{
+    struct pol_fs *fs = &st->p->fs;
+    const struct pol_fs_lines *l = &st->p->fs_lines;
+
+    if (fs->writable && !fs->layers && !l->layers) {
+        bad(st, l->writable,
+            "Filesystem.Writable needs Layers= (it is the writable top of the overlay root)");
+        free(fs->writable);
+        fs->writable = NULL;
+    }
+    if (fs->root_directory && fs->layers) {
+        bad(st, l->layers,
+            "Filesystem.Layers: RootDirectory= and Layers= are exclusive (the root is one "
+            "tree, or an overlay of layers)");
+        strv_free(fs->layers);
+        fs->layers = NULL;
+        free(fs->writable);
+        fs->writable = NULL;
+    }
+    /* A /proc of the host's PID namespace would list every host process, and
+     * /proc/PID/root would lead back to the host's tree. */
+    if ((l->root_directory || l->layers) && !(st->p->namespaces & POL_NS_PID))
+        bad(st, l->root_directory ? l->root_directory : l->layers,
+            "Filesystem.%s needs a PID namespace of its own: add pid to Namespaces.Isolate "
+            "(the host's /proc would lead back to the host's tree)",
+            l->root_directory ? "RootDirectory" : "Layers");
+}
+
 static void finish(struct pstate *st)
 {
     struct pol_policy *p = st->p;
@@ -453,6 +671,8 @@ static void finish(struct pstate *st)
         bad(st, st->line_hostname,
             "Namespaces.Hostname needs its own UTS namespace: add uts to Namespaces.Isolate");
 
+    finish_fs(st);
+
     /* Keys not written get the kernel's defaults, so a removed key is put back. */
     if (l->cpu_weight == CTL_UNSET)
         l->cpu_weight = CTL_WEIGHT_DEFAULT;
@@ -487,13 +707,16 @@ int pol_policy_parse_text(const char *file, const char *text, size_t len, struct
     snprintf(p.file, sizeof(p.file), "%s", file);
     ctl_settings_init(&p.limits);
     r = pol_ini_parse(file, text, len, on_section, on_key, &st, diags);
-    if (r < 0)
+    if (r >= 0 && st.error < 0)
+        r = st.error;
+    if (r >= 0)
+        finish(&st);
+    if (r >= 0 && st.error < 0)
+        r = st.error;
+    if (r < 0) {
+        pol_policy_done(&p);
         return r;
-    if (st.error < 0)
-        return st.error;
-    finish(&st);
-    if (st.error < 0)
-        return st.error;
+    }
     *ret = p;
     return diags->n == before;
 }

@@ -115,6 +115,57 @@ enum pol_key {
     POL_KEY_PIDS_MAX = 1u << 7,
 };
 
+/* Upper bound for Layers=: overlayfs takes at most 500 lower layers, and the mount
+ * option string must fit in one page. */
+#define POL_FS_LAYERS_MAX 64
+
+/*
+ * [Filesystem]: the workload's own filesystem (corral(5)). Plain data, filled by the
+ * policy parser and read by the launcher (launcher/rootfs.h builds it), so neither module
+ * depends on the other's code. Paths are as written in the policy: the parser checks their
+ * syntax; whether they exist, are directories, are canonical and are safe is checked by
+ * launch_fs_check() (`corral check`) and again when the workload starts.
+ *
+ * Two modes: with root_directory or layers set, the workload gets a tree of its own
+ * (root mode, needs a PID namespace); otherwise the host's tree is kept and only
+ * private_tmp, the binds and the read-only paths apply (host mode).
+ */
+struct pol_fs {
+    /* RootDirectory=: absolute host path of the workload's root tree, canonical (no
+     * symlink on the way). Bound onto itself read-write, as it is. NULL: unset. Exclusive
+     * with layers. */
+    char *root_directory;
+    /* Layers=: absolute, canonical host paths of the read-only lower layers of an overlay
+     * root, top first, NULL-terminated; at most POL_FS_LAYERS_MAX. NULL: unset. */
+    char **layers;
+    /* Writable=: "tmpfs" (a fresh tmpfs per run: changes vanish when the instance ends) or
+     * an absolute, canonical directory DIR whose DIR/upper (0755) and DIR/work (0700) hold
+     * the overlay's upper and work dirs, created when missing (changes persist to the next
+     * run). NULL: unset, the overlay root is read-only. Only with layers. */
+    char *writable;
+    /* PrivateTmp=: a fresh tmpfs (mode 1777, nosuid, nodev) on /tmp and on /var/tmp.
+     * Default false. */
+    bool private_tmp;
+    /* ReadOnlyPaths=: absolute paths as the workload sees them (inside the new root in root
+     * mode), made read-only recursively after the binds. NULL-terminated, or NULL. */
+    char **read_only_paths;
+    /* BindPaths= / BindReadOnlyPaths=: "SRC" or "SRC:DST"; SRC an absolute host path (file
+     * or directory), DST an absolute path inside (default: SRC), resolved inside the new
+     * root so a symlink in the tree cannot point it outside. Recursive binds. The read-only
+     * ones are read-only recursively. NULL-terminated, or NULL. */
+    char **bind_paths;
+    char **bind_ro_paths;
+};
+
+/* The line of each [Filesystem] key in the policy file; 0 when the key was not written. */
+struct pol_fs_lines {
+    unsigned root_directory, layers, writable, private_tmp, read_only_paths, bind_paths,
+        bind_ro_paths;
+};
+
+/* Frees every member and zeroes *fs; the struct itself is the caller's. NULL is fine. */
+void pol_fs_free(struct pol_fs *fs);
+
 struct pol_policy {
     char file[256];
     unsigned name_line;  /* line of Name=, 0 when derived from the file name */
@@ -133,7 +184,16 @@ struct pol_policy {
     char workdir[256]; /* "" = "/" */
     bool no_new_privs; /* default true */
     bool clear_env;    /* [Process] Environment=clear|inherit, default inherit */
+    struct pol_fs fs;  /* [Filesystem]; all unset by default (the host's tree) */
+    struct pol_fs_lines fs_lines;
 };
+
+/* Frees what a policy owns (its [Filesystem] strings) and zeroes them. NULL is fine. */
+void pol_policy_done(struct pol_policy *p);
+
+/* The line of [Filesystem] key `key` ("RootDirectory", "Layers", ...) in p's file: for
+ * messages about a key found at check time. 0 when unknown or not written. */
+unsigned pol_fs_key_line(const struct pol_policy *p, const char *key);
 
 struct pol_set {
     size_t n;

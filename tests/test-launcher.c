@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -809,5 +810,139 @@ Test(launcher, cli_exit_codes_and_bad_input)
     cr_assert_eq(sh_status("ls -d %s/run-* 2>/dev/null | grep -q .", wl), 1);
     cr_assert(!dir_exists(th_group_dir(CG_H_CPU, "normal/ghost")));
     cr_assert_eq(sh_status("rm -rf %s", dir), 0);
+    free(bin);
+}
+
+/* ---- [Filesystem] through the command line ---- */
+
+static char *slurp_file(const char *path)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = fopen(path, "re"), *m;
+    int c;
+
+    cr_assert(f, "open %s: %s", path, strerror(errno));
+    m = open_memstream(&buf, &size);
+    cr_assert(m);
+    while ((c = fgetc(f)) != EOF)
+        fputc(c, m);
+    fclose(f);
+    fclose(m);
+    return buf;
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "we");
+    cr_assert(f, "create %s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * corral run with RootDirectory= built from the host: a few files of its own, and the
+ * host's /usr bound read-only. The workload sees only that tree; the host's mount table is
+ * the same before and after; no instance group is left, on success or on failure.
+ */
+Test(launcher, cli_filesystem_root)
+{
+    char dir[] = "/tmp/corral-launcher-fs-XXXXXX";
+    char *bin = corral_bin(), *before, *after, *err, *wl;
+    const char *root = th_root_arg();
+    char p[PATH_MAX + 64], pol[2 * PATH_MAX];
+    int st;
+
+    th_require_cgroups();
+    (void)th_ctx();
+    cr_assert(mkdtemp(dir));
+    cr_assert(chmod(dir, 0755) == 0);
+    cr_assert_eq(sh_status("cd %s && mkdir -p root/etc root/usr policies && "
+                           "ln -s usr/bin root/bin && ln -s usr/lib root/lib && "
+                           "ln -s usr/lib64 root/lib64 && ln -s usr/sbin root/sbin && "
+                           "echo yes > root/I-am-the-root && echo host > host-marker",
+                           dir),
+                 0);
+    snprintf(p, sizeof(p), "%s/root/etc", dir);
+    write_text(p, "passwd", "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n");
+    snprintf(p, sizeof(p), "%s/policies", dir);
+    snprintf(pol, sizeof(pol),
+             "[Namespaces]\nIsolate=pid mnt ipc\n[Filesystem]\nRootDirectory=%s/root\n"
+             "BindReadOnlyPaths=/usr\nPrivateTmp=yes\n[Process]\nUser=nobody\n",
+             dir);
+    write_text(p, "box.policy", pol);
+    /* Check-time failure: the root does not exist. */
+    snprintf(pol, sizeof(pol),
+             "[Namespaces]\nIsolate=pid\n[Filesystem]\nRootDirectory=%s/no-such-root\n", dir);
+    write_text(p, "gone.policy", pol);
+    /* Run-time failure (not knowable at check time): a directory bound onto a file of the
+     * tree. */
+    snprintf(pol, sizeof(pol),
+             "[Namespaces]\nIsolate=pid\n[Filesystem]\nRootDirectory=%s/root\n"
+             "BindPaths=%s/policies:/I-am-the-root\n",
+             dir, dir);
+    write_text(p, "late.policy", pol);
+
+    before = slurp_file("/proc/self/mountinfo");
+#define CORRAL "%s --root %s --policy-dir %s/policies --ledger %s/ledger.db "
+    st = sh_status(CORRAL "run --policy box -- /bin/sh -c '"
+                          "test \"$(ls / | tr \"\\n\" \" \")\" = \"I-am-the-root bin dev etc lib "
+                          "lib64 proc sbin sys tmp usr var \" || exit 1; "
+                          "test ! -e %s/host-marker && test -e /I-am-the-root || exit 2; "
+                          "test $$ = 2 && test $(id -u) = 65534 || exit 3; "
+                          "test -z \"$(ls -A /tmp)\" && touch /tmp/ok || exit 4; "
+                          "ls /proc > /tmp/procs && test $(grep -c \"^[0-9]\" /tmp/procs) = 3 "
+                          "|| exit 5; "
+                          "! touch /usr/corral-x 2>/dev/null && echo x > /dev/null || exit 6; "
+                          "exit 7' >%s/out 2>&1; r=$?; echo \"exit $r\" >>%s/out; exit $r",
+                   bin, root, dir, dir, dir, dir, dir);
+    snprintf(p, sizeof(p), "%s/out", dir);
+    err = slurp_file(p);
+    cr_assert_eq(st, 7, "%s", err);
+    free(err);
+
+    /* Refused before anything is made, with FILE:LINE, by check and by run. */
+    cr_assert_eq(
+        sh_status(CORRAL "check %s/policies/gone.policy 2>%s/err", bin, root, dir, dir, dir, dir),
+        1);
+    snprintf(p, sizeof(p), "%s/err", dir);
+    err = slurp_file(p);
+    cr_assert(strstr(err, "gone.policy:4: Filesystem.RootDirectory='"), "%s", err);
+    cr_assert(strstr(err, "No such file or directory"), "%s", err);
+    free(err);
+    cr_assert_eq(
+        sh_status(CORRAL "run --policy gone -- /bin/true 2>%s/err", bin, root, dir, dir, dir), 1);
+    cr_assert(!dir_exists(th_group_dir(CG_H_CPU, "normal/gone")));
+
+    /* Failing inside the child: the stage and the path are reported. */
+    cr_assert_eq(
+        sh_status(CORRAL "run --policy late -- /bin/true 2>%s/err", bin, root, dir, dir, dir), 3);
+    snprintf(p, sizeof(p), "%s/err", dir);
+    err = slurp_file(p);
+    cr_assert(strstr(err, "filesystem isolation failed: BindPaths="), "%s", err);
+    cr_assert(strstr(err, "/I-am-the-root"), "%s", err);
+    cr_assert(strstr(err, "Not a directory"), "%s", err);
+    free(err);
+#undef CORRAL
+
+    after = slurp_file("/proc/self/mountinfo");
+    cr_assert_str_eq(after, before, "the host's mount table changed");
+    for (size_t i = 0; i < 2; i++) {
+        wl = th_group_dir(CG_H_PIDS, i ? "normal/late" : "normal/box");
+        if (!wl)
+            wl = th_group_dir(CG_H_CPU, i ? "normal/late" : "normal/box");
+        cr_assert(dir_exists(wl));
+        cr_assert_eq(sh_status("ls -d %s/run-* 2>/dev/null | grep -q .", wl), 1,
+                     "an instance group was left in %s", wl);
+    }
+    /* Mount points were made in the tree, never on the host. */
+    cr_assert_eq(sh_status("test -d %s/root/proc && test ! -e %s/I-am-the-root/x", dir, dir), 0);
+    cr_assert_eq(sh_status("rm -rf %s", dir), 0);
+    free(before);
+    free(after);
     free(bin);
 }

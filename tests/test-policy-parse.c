@@ -473,3 +473,176 @@ Test(parse, rates_file_alone)
     cr_assert_eq(pol_rates_multiplier(&r, "ops"), 0);
     pol_rates_done(&r);
 }
+
+/* ---- [Filesystem]: syntax here; existence and safety are launch_fs_check's (test-rootfs) */
+
+Test(parse, filesystem_exact_values)
+{
+    static const char text[] = "[Namespaces]\n"
+                               "Isolate=pid mnt\n"
+                               "[Filesystem]\n"
+                               "Layers=/srv/app:/srv/base\n"
+                               "Writable=tmpfs\n"
+                               "PrivateTmp=yes\n"
+                               "ReadOnlyPaths=/etc   /var/lib\n"
+                               "BindPaths=/srv/data:/data /srv/log\n"
+                               "BindReadOnlyPaths=/usr\n";
+    struct pol_diags d = {0};
+    struct pol_policy p;
+
+    cr_assert_eq(parse("x/fs.policy", text, &p, &d), 1);
+    dump(&d);
+    cr_assert_eq(d.n, 0);
+    cr_assert_null(p.fs.root_directory);
+    cr_assert_str_eq(p.fs.layers[0], "/srv/app");
+    cr_assert_str_eq(p.fs.layers[1], "/srv/base");
+    cr_assert_null(p.fs.layers[2]);
+    cr_assert_str_eq(p.fs.writable, "tmpfs");
+    cr_assert(p.fs.private_tmp);
+    cr_assert_str_eq(p.fs.read_only_paths[0], "/etc");
+    cr_assert_str_eq(p.fs.read_only_paths[1], "/var/lib");
+    cr_assert_null(p.fs.read_only_paths[2]);
+    cr_assert_str_eq(p.fs.bind_paths[0], "/srv/data:/data");
+    cr_assert_str_eq(p.fs.bind_paths[1], "/srv/log");
+    cr_assert_null(p.fs.bind_paths[2]);
+    cr_assert_str_eq(p.fs.bind_ro_paths[0], "/usr");
+    cr_assert_null(p.fs.bind_ro_paths[1]);
+    /* Lines of each key, for the check-time messages. */
+    cr_assert_eq(pol_fs_key_line(&p, "Layers"), 4);
+    cr_assert_eq(pol_fs_key_line(&p, "Writable"), 5);
+    cr_assert_eq(pol_fs_key_line(&p, "BindReadOnlyPaths"), 9);
+    cr_assert_eq(pol_fs_key_line(&p, "RootDirectory"), 0);
+    cr_assert_eq(pol_fs_key_line(&p, "Nope"), 0);
+    pol_policy_done(&p);
+    cr_assert_null(p.fs.layers);
+    pol_policy_done(&p); /* twice is fine */
+    pol_diags_free(&d);
+
+    /* RootDirectory alone, and the defaults: nothing set, the host's tree. */
+    cr_assert_eq(parse("x/root.policy",
+                       "[Namespaces]\nIsolate=pid\n[Filesystem]\nRootDirectory=/srv/root\n"
+                       "PrivateTmp=no\n",
+                       &p, &d),
+                 1);
+    cr_assert_eq(d.n, 0);
+    cr_assert_str_eq(p.fs.root_directory, "/srv/root");
+    cr_assert_not(p.fs.private_tmp);
+    cr_assert_null(p.fs.layers);
+    pol_policy_done(&p);
+    cr_assert_eq(parse("x/none.policy", "[Pids]\nMax=1\n", &p, &d), 1);
+    cr_assert_null(p.fs.root_directory);
+    cr_assert_null(p.fs.bind_paths);
+    cr_assert_not(p.fs.private_tmp);
+    pol_policy_done(&p);
+    pol_diags_free(&d);
+}
+
+Test(parse, filesystem_every_problem_with_file_and_line)
+{
+    static const char text[] = "[Namespaces]\n"             /* 1 */
+                               "Isolate=pid\n"              /* 2 */
+                               "[Filesystem]\n"             /* 3 */
+                               "RootDirectory=srv/root\n"   /* 4 */
+                               "Layers=/a::/b\n"            /* 5 */
+                               "Writable=memory\n"          /* 6 */
+                               "PrivateTmp=perhaps\n"       /* 7 */
+                               "ReadOnlyPaths=/etc etc\n"   /* 8 */
+                               "BindPaths=/srv/data:data\n" /* 9 */
+                               "BindReadOnlyPaths=usr\n"    /* 10 */
+                               "RootDir=/x\n"               /* 11 */
+                               "PrivateTmp=yes\n"           /* 12 */
+                               "Layers=\n";                 /* 13 */
+    struct pol_diags d = {0};
+    struct pol_policy p;
+
+    cr_assert_eq(parse("x/bad.policy", text, &p, &d), 0);
+    EXPECT_DIAG(&d, "bad.policy", 4, "RootDirectory='srv/root': expected an absolute path");
+    EXPECT_DIAG(&d, "bad.policy", 5, "Filesystem.Layers: layer 2 ''");
+    EXPECT_DIAG(&d, "bad.policy", 6, "Writable='memory': expected tmpfs or an absolute");
+    EXPECT_DIAG(&d, "bad.policy", 7, "PrivateTmp='perhaps': expected yes or no");
+    EXPECT_DIAG(&d, "bad.policy", 8, "ReadOnlyPaths: 'etc': expected absolute paths");
+    EXPECT_DIAG(&d, "bad.policy", 9, "BindPaths: '/srv/data:data': expected SRC or SRC:DST");
+    EXPECT_DIAG(&d, "bad.policy", 10, "BindReadOnlyPaths: 'usr'");
+    EXPECT_DIAG(&d, "bad.policy", 11, "unknown key 'RootDir' in [Filesystem]");
+    EXPECT_DIAG(&d, "bad.policy", 12, "duplicate key 'PrivateTmp' in [Filesystem]");
+    EXPECT_DIAG(&d, "bad.policy", 13, "duplicate key 'Layers' in [Filesystem]");
+    cr_expect_eq(d.n, 10);
+    /* Nothing refused is kept: launch_fs_check must not see it and report it again. */
+    cr_assert_null(p.fs.root_directory);
+    cr_assert_null(p.fs.layers);
+    cr_assert_null(p.fs.writable);
+    cr_assert_null(p.fs.read_only_paths);
+    cr_assert_null(p.fs.bind_paths);
+    pol_policy_done(&p);
+    pol_diags_free(&d);
+}
+
+Test(parse, filesystem_cross_key_checks)
+{
+    struct pol_diags d = {0};
+    struct pol_policy p;
+    char layers[POL_FS_LAYERS_MAX * 3 + 64] = "[Namespaces]\nIsolate=pid\n[Filesystem]\nLayers=";
+
+    /* A root of its own needs its own /proc, so its own PID namespace. */
+    cr_assert_eq(parse("x/nopid.policy",
+                       "[Namespaces]\nIsolate=mnt\n[Filesystem]\nRootDirectory=/srv/root\n", &p,
+                       &d),
+                 0);
+    EXPECT_DIAG(&d, "nopid.policy", 4,
+                "Filesystem.RootDirectory needs a PID namespace of its own: add pid");
+    pol_policy_done(&p);
+    cr_assert_eq(parse("x/nopid2.policy", "[Filesystem]\nPrivateTmp=yes\nLayers=/a\n", &p, &d), 0);
+    EXPECT_DIAG(&d, "nopid2.policy", 3, "Filesystem.Layers needs a PID namespace");
+    pol_policy_done(&p);
+    /* Host mode needs none. */
+    cr_assert_eq(
+        parse("x/host.policy", "[Filesystem]\nPrivateTmp=yes\nBindPaths=/a:/tmp/a\n", &p, &d), 1);
+    pol_policy_done(&p);
+    cr_assert_eq(d.n, 2);
+
+    cr_assert_eq(parse("x/both.policy",
+                       "[Namespaces]\nIsolate=pid\n[Filesystem]\nRootDirectory=/r\nLayers=/a:/b\n"
+                       "Writable=tmpfs\n",
+                       &p, &d),
+                 0);
+    EXPECT_DIAG(&d, "both.policy", 5, "RootDirectory= and Layers= are exclusive");
+    cr_assert_str_eq(p.fs.root_directory, "/r");
+    cr_assert_null(p.fs.layers);
+    pol_policy_done(&p);
+    cr_assert_eq(parse("x/wr.policy",
+                       "[Namespaces]\nIsolate=pid\n[Filesystem]\nRootDirectory=/r\n"
+                       "Writable=/state\n",
+                       &p, &d),
+                 0);
+    EXPECT_DIAG(&d, "wr.policy", 5, "Filesystem.Writable needs Layers=");
+    cr_assert_null(p.fs.writable);
+    pol_policy_done(&p);
+    cr_assert_eq(d.n, 4);
+
+    /* At most POL_FS_LAYERS_MAX layers ("/" each: a line is at most 198 characters). */
+    for (int i = 0; i <= POL_FS_LAYERS_MAX; i++)
+        strcat(layers, i ? ":/" : "/");
+    strcat(layers, "\n");
+    cr_assert_eq(parse("x/many.policy", layers, &p, &d), 0);
+    EXPECT_DIAG(&d, "many.policy", 4, "65 layers, at most 64");
+    pol_policy_done(&p);
+    pol_diags_free(&d);
+}
+
+Test(parse, filesystem_in_a_set_is_freed)
+{
+    struct pol_diags d = {0};
+    struct pol_set set = {0};
+    char *files[2];
+
+    files[0] = put("a.policy", "[Namespaces]\nIsolate=pid\n[Filesystem]\nRootDirectory=/r\n"
+                               "BindReadOnlyPaths=/usr /lib:/l\n");
+    /* Invalid, but kept in the set for its name: freed with it (LeakSanitizer). */
+    files[1] = put("b.policy", "[Filesystem]\nLayers=/a:/b\nReadOnlyPaths=/etc\n");
+    cr_assert_eq(pol_set_load(NULL, files, 2, NULL, &set, &d), 0);
+    cr_assert_eq(set.n, 2);
+    EXPECT_DIAG(&d, "b.policy", 2, "needs a PID namespace");
+    cr_assert_str_eq(pol_set_find(&set, "a")->fs.bind_ro_paths[1], "/lib:/l");
+    pol_set_free(&set);
+    pol_diags_free(&d);
+}
