@@ -81,22 +81,30 @@ static uint64_t want_bytes(uint64_t v)
     return ctl_mem_normalise(ctl_mem_round(v, page_size()), page_size());
 }
 
-/* One limit file: *ret_cur is what the kernel holds now, raw what to write back. */
-static int read_limit(struct cg_group *g, const char *file, char *raw, size_t size,
-                      uint64_t *ret_cur, struct cg_err *e)
+/* Parses a limit file's raw text into *ret_cur and turns raw into what to write back. */
+static int parse_limit(struct cg_group *g, const char *file, char *raw, size_t size,
+                       uint64_t *ret_cur, struct cg_err *e)
 {
     bool v2 = cg_ctx_is_v2(g->ctx);
-    int r = ctl_read_raw(g, CG_H_MEMORY, "memory", file, raw, size, e);
+    int r = ctl_mem_parse(raw, v2, page_size(), ret_cur);
 
-    if (r < 0)
-        return r;
-    r = ctl_mem_parse(raw, v2, page_size(), ret_cur);
     if (r < 0)
         return cg_err_set(e, r, g->path, file, "unexpected content '%s'", raw);
     /* The rollback value in the form the kernel takes back on any page size. */
     if (*ret_cur == CTL_MAX)
         snprintf(raw, size, "%s", v2 ? "max" : "-1");
     return 0;
+}
+
+/* One limit file: *ret_cur is what the kernel holds now, raw what to write back. */
+static int read_limit(struct cg_group *g, const char *file, char *raw, size_t size,
+                      uint64_t *ret_cur, struct cg_err *e)
+{
+    int r = ctl_read_raw(g, CG_H_MEMORY, "memory", file, raw, size, e);
+
+    if (r < 0)
+        return r;
+    return parse_limit(g, file, raw, size, ret_cur, e);
 }
 
 static int set_limit(struct cg_group *g, const char *file, uint64_t want, struct cg_txn *t,
@@ -151,7 +159,17 @@ static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, str
     if (r < 0)
         return r;
     want_lim = s->mem_max != CTL_UNSET ? want_bytes(s->mem_max) : cur_lim;
-    have_sw = faccessat(fd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
+    /* With SwapMax left alone and the limit as wanted, the swap allowance (memsw - limit)
+     * stays as it is whatever memsw holds (the kernel keeps memsw >= limit): nothing to
+     * read there. */
+    if (s->mem_swap_max == CTL_UNSET && want_lim == cur_lim)
+        return 0;
+    /* Read straight away: a missing file (no swap accounting) is told apart from a group
+     * that is gone by ctl_read_opt, so no separate existence check is needed. */
+    r = ctl_read_opt(fd, "memory.memsw.limit_in_bytes", raw_sw, sizeof(raw_sw));
+    if (r < 0)
+        return ctl_file_error(g, CG_H_MEMORY, "memory", "memory.memsw.limit_in_bytes", r, e);
+    have_sw = r > 0;
     if (!have_sw) {
         if (s->mem_swap_max != CTL_UNSET)
             ctl_warn(w, "Memory.SwapMax",
@@ -162,7 +180,7 @@ static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, str
         ctl_mem_format(want_lim, false, val_lim, sizeof(val_lim));
         return cg_txn_write(t, g, CG_H_MEMORY, "memory.limit_in_bytes", raw_lim, val_lim, e);
     }
-    r = read_limit(g, "memory.memsw.limit_in_bytes", raw_sw, sizeof(raw_sw), &cur_sw, e);
+    r = parse_limit(g, "memory.memsw.limit_in_bytes", raw_sw, sizeof(raw_sw), &cur_sw, e);
     if (r < 0)
         return r;
     if (s->mem_swap_max != CTL_UNSET) {

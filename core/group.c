@@ -154,7 +154,7 @@ int cg_group_child(struct cg_group *parent, const char *name, bool create, struc
             if (!cg_slot(ctx, h))
                 continue;
             child->fd[h] =
-                openat(parent->fd[h], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                openat(parent->fd[h], name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (child->fd[h] < 0) {
                 r = -errno;
                 return cg_err_set(e, r, path, NULL,

@@ -275,10 +275,16 @@ static int class_members(const struct pol_set *set, const char *cls, const struc
     return 0;
 }
 
-static bool workload_wanted(const struct pol_set *set, const char *cls, const char *name)
+static int cmp_name_policy(const void *key, const void *elem)
 {
-    const struct pol_policy *p = pol_set_find(set, name);
-    return p && strcmp(p->class_name, cls) == 0;
+    return strcmp(key, (*(const struct pol_policy *const *)elem)->name);
+}
+
+/* Whether a policy of class cls names workload `name`; members is the class's policies
+ * sorted by name (class_members), searched instead of the whole set. */
+static bool workload_wanted(const struct pol_policy **members, size_t n_members, const char *name)
+{
+    return bsearch(name, members, n_members, sizeof(*members), cmp_name_policy) != NULL;
 }
 
 /* Removes g and everything below it through t, deepest first, unless a process lives
@@ -354,6 +360,8 @@ static int prune(struct cg_group *root, const struct pol_set *set, const struct 
     for (char **c = classes; *c; c++) {
         _cleanup_(cg_group_freep) struct cg_group *cg = NULL;
         _cleanup_(cg_strv_freep) char **workloads = NULL;
+        _cleanup_free_ const struct pol_policy **members = NULL;
+        size_t n_members = 0;
         bool class_wanted = false;
 
         for (size_t i = 0; i < n_used; i++)
@@ -367,12 +375,15 @@ static int prune(struct cg_group *root, const struct pol_set *set, const struct 
                 return r;
             continue;
         }
+        r = class_members(set, *c, &members, &n_members);
+        if (r < 0)
+            return r;
         r = cg_group_children(cg, &workloads);
         if (r < 0)
             return cg_err_set(e, r, cg->path, NULL, "cannot list workload groups");
         for (char **w = workloads; *w; w++) {
             _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
-            if (workload_wanted(set, *c, *w))
+            if (workload_wanted(members, n_members, *w))
                 continue;
             r = cg_group_child(cg, *w, false, &wg, NULL, e);
             if (r < 0)

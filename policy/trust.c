@@ -16,34 +16,42 @@
 
 #define POL_FILE_MAX (1u << 20)
 
-int pol_check_trusted_fd(int fd, const char *path, bool is_dir, struct pol_diags *diags)
+/* The check on what fstat() reported. A file root owns that only root can write passes
+ * whoever runs corral, so geteuid() is asked only when the file would be refused. */
+static int check_trusted_st(const struct stat *st, const char *path, bool is_dir,
+                            struct pol_diags *diags)
 {
-    struct stat st;
     int r;
 
+    if (st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH)))
+        return 0;
     if (geteuid() != 0)
         return 0;
-    if (fstat(fd, &st) < 0)
-        return negative_errno();
-    if (st.st_uid != 0) {
+    if (st->st_uid != 0) {
         r = pol_diag_add(diags, path, 0,
                          "refusing %s owned by uid %u: corral runs as root and trusts only "
                          "what root owns (chown root)",
-                         is_dir ? "a directory" : "a file", (unsigned)st.st_uid);
+                         is_dir ? "a directory" : "a file", (unsigned)st->st_uid);
         return r < 0 ? r : -EPERM;
     }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        r = pol_diag_add(diags, path, 0,
-                         "refusing %s writable by %s (mode %04o): anyone who can write it "
-                         "could make root run anything (chmod go-w)",
-                         is_dir ? "a directory" : "a file",
-                         (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "group and others"
-                         : (st.st_mode & S_IWGRP)                         ? "group"
-                                                                          : "others",
-                         (unsigned)(st.st_mode & 07777));
-        return r < 0 ? r : -EPERM;
-    }
-    return 0;
+    r = pol_diag_add(diags, path, 0,
+                     "refusing %s writable by %s (mode %04o): anyone who can write it "
+                     "could make root run anything (chmod go-w)",
+                     is_dir ? "a directory" : "a file",
+                     (st->st_mode & S_IWGRP) && (st->st_mode & S_IWOTH) ? "group and others"
+                     : (st->st_mode & S_IWGRP)                          ? "group"
+                                                                        : "others",
+                     (unsigned)(st->st_mode & 07777));
+    return r < 0 ? r : -EPERM;
+}
+
+int pol_check_trusted_fd(int fd, const char *path, bool is_dir, struct pol_diags *diags)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return negative_errno();
+    return check_trusted_st(&st, path, is_dir, diags);
 }
 
 int pol_read_trusted(const char *path, char **ret_text, size_t *ret_len, struct pol_diags *diags)
@@ -63,7 +71,7 @@ int pol_read_trusted(const char *path, char **ret_text, size_t *ret_len, struct 
         r = pol_diag_add(diags, path, 0, "not a regular file");
         return r < 0 ? r : -EINVAL;
     }
-    r = pol_check_trusted_fd(fd, path, false, diags);
+    r = check_trusted_st(&st, path, false, diags);
     if (r < 0)
         return r;
     if (st.st_size > POL_FILE_MAX) {

@@ -276,6 +276,58 @@ Test(policy, repeated_apply_writes_nothing)
                 v2() ? "max" : "9223372036854771712");
 }
 
+/* Writes value the way a program does (open O_WRONLY, one write, no O_TRUNC), which on
+ * kernfs leaves the file's mtime as it was: apply must not trust timestamps. */
+static void kwrite_behind(enum cg_hier h, const char *grp, const char *file, const char *value)
+{
+    char *dir = th_group_dir(h, grp);
+    char path[512];
+    int fd;
+
+    cr_assert_not_null(dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0, "open %s: %m", path);
+    cr_assert_eq(write(fd, value, strlen(value)), (ssize_t)strlen(value), "write %s: %m", path);
+    close(fd);
+}
+
+Test(policy, noop_apply_corrects_values_changed_behind_its_back)
+{
+    struct pol_apply_result res = {0};
+    const char *pids_file = "pids.max";
+    const char *cpu_file = v2() ? "cpu.weight" : "cpu.shares";
+    const char *mem_file = v2() ? "memory.max" : "memory.limit_in_bytes";
+    _cleanup_free_ char *cpu_want = NULL, *mem_want = NULL;
+
+    th_require_cgroups();
+    put("web.policy", web_policy);
+    cr_assert_gt(apply_ok(config, &res), 0);
+    pol_apply_result_free(&res);
+    cr_assert_eq(apply_ok(config, &res), 0);
+    pol_apply_result_free(&res);
+    cpu_want = kread(CG_H_CPU, "high/web", cpu_file);
+    mem_want = kread(CG_H_MEMORY, "high/web", mem_file);
+    cr_assert_not_null(cpu_want);
+    cr_assert_not_null(mem_want);
+
+    /* Someone else changes three limits of the workload and one of its class. */
+    kwrite_behind(CG_H_PIDS, "high/web", pids_file, "7");
+    kwrite_behind(CG_H_CPU, "high/web", cpu_file, v2() ? "50" : "512");
+    kwrite_behind(CG_H_MEMORY, "high/web", mem_file, "104857600");
+    kwrite_behind(CG_H_CPU, "high", cpu_file, v2() ? "1" : "2");
+    assert_file(CG_H_PIDS, "high/web", pids_file, "7");
+
+    /* The next apply puts exactly those back, and the one after writes nothing. */
+    cr_assert_eq(apply_ok(config, &res), 4, "apply did not correct the out-of-band writes");
+    pol_apply_result_free(&res);
+    assert_file(CG_H_PIDS, "high/web", pids_file, "512");
+    assert_file(CG_H_CPU, "high/web", cpu_file, cpu_want);
+    assert_file(CG_H_MEMORY, "high/web", mem_file, mem_want);
+    cr_assert_eq(apply_ok(config, &res), 0);
+    pol_apply_result_free(&res);
+}
+
 Test(policy, dry_run_changes_nothing)
 {
     struct loaded l;
