@@ -12,7 +12,9 @@ struct acct_ledger {
     sqlite3 *db;
     char *path;
     bool readonly;
-    sqlite3_stmt *st[8];
+    int schema; /* PRAGMA user_version after open: ACCT_SCHEMA_VERSION, or older when
+                 * opened READONLY (readers never migrate) */
+    sqlite3_stmt *st[12];
 };
 
 /* Maps an SQLite result code to a negative errno (0 for OK/ROW/DONE). */

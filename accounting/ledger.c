@@ -61,7 +61,49 @@ static const char *const migrations[ACCT_SCHEMA_VERSION] = {
     "  t_ns INTEGER NOT NULL,"
     "  event TEXT NOT NULL CHECK (event IN ('freeze', 'thaw')),"
     "  PRIMARY KEY (group_id, t_ns, event)) WITHOUT ROWID;",
+
+    /* 1 -> 2: rollup_minute, so that a report reads samples only for the (at most two)
+     * partial minutes at the edges of its range. Backfilled from the samples, then kept
+     * by a trigger, so it is always exactly the sum of its samples. */
+    "CREATE TABLE rollup_minute ("
+    "  group_id INTEGER NOT NULL REFERENCES groups(id),"
+    "  minute INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  d_cpu_user_ns INTEGER NOT NULL, d_cpu_system_ns INTEGER NOT NULL,"
+    "  d_mem_bs INTEGER NOT NULL, d_oom_kills INTEGER NOT NULL,"
+    "  d_throttled_ns INTEGER NOT NULL, d_wall_ns INTEGER NOT NULL,"
+    "  d_frozen_ns INTEGER NOT NULL, d_cpu_reserved_ns INTEGER NOT NULL,"
+    "  d_mem_reserved_bs INTEGER NOT NULL, mem_peak INTEGER NOT NULL,"
+    "  PRIMARY KEY (group_id, minute)) WITHOUT ROWID;"
+    "INSERT INTO rollup_minute SELECT group_id, t_ns / 60000000000, count(*),"
+    "  sum(d_cpu_user_ns), sum(d_cpu_system_ns), sum(d_mem_bs), sum(d_oom_kills),"
+    "  sum(d_throttled_ns), sum(d_wall_ns), sum(d_frozen_ns), sum(d_cpu_reserved_ns),"
+    "  sum(d_mem_reserved_bs), max(coalesce(mem_peak, 0))"
+    "  FROM samples GROUP BY group_id, t_ns / 60000000000;"
+    /* Kept by the schema, not by the writer: part of the INSERT itself (same statement,
+     * same transaction), fired only for a row really added (not for one INSERT OR IGNORE
+     * skips), and so also kept by a corral of schema 1 that had the ledger open across
+     * the migration. */
+    "CREATE TRIGGER samples_rollup_minute AFTER INSERT ON samples BEGIN"
+    "  INSERT INTO rollup_minute VALUES (NEW.group_id, NEW.t_ns / 60000000000, 1,"
+    "   NEW.d_cpu_user_ns, NEW.d_cpu_system_ns, NEW.d_mem_bs, NEW.d_oom_kills,"
+    "   NEW.d_throttled_ns, NEW.d_wall_ns, NEW.d_frozen_ns, NEW.d_cpu_reserved_ns,"
+    "   NEW.d_mem_reserved_bs, coalesce(NEW.mem_peak, 0))"
+    "  ON CONFLICT (group_id, minute) DO UPDATE SET n = n + 1,"
+    "   d_cpu_user_ns = d_cpu_user_ns + excluded.d_cpu_user_ns,"
+    "   d_cpu_system_ns = d_cpu_system_ns + excluded.d_cpu_system_ns,"
+    "   d_mem_bs = d_mem_bs + excluded.d_mem_bs,"
+    "   d_oom_kills = d_oom_kills + excluded.d_oom_kills,"
+    "   d_throttled_ns = d_throttled_ns + excluded.d_throttled_ns,"
+    "   d_wall_ns = d_wall_ns + excluded.d_wall_ns,"
+    "   d_frozen_ns = d_frozen_ns + excluded.d_frozen_ns,"
+    "   d_cpu_reserved_ns = d_cpu_reserved_ns + excluded.d_cpu_reserved_ns,"
+    "   d_mem_reserved_bs = d_mem_reserved_bs + excluded.d_mem_reserved_bs,"
+    "   mem_peak = max(mem_peak, excluded.mem_peak);"
+    " END;",
 };
+
+_Static_assert(ACCT_HOUR_NS % ACCT_MINUTE_NS == 0, "minutes tile hours");
 
 enum {
     ST_INS_GROUP,
@@ -73,6 +115,9 @@ enum {
     ST_EVENT,
     _ST_MAX,
 };
+
+_Static_assert(_ST_MAX <= sizeof(((struct acct_ledger *)0)->st) / sizeof(sqlite3_stmt *),
+               "struct acct_ledger: room for the statements");
 
 static const char *const stmt_sql[_ST_MAX] = {
     [ST_INS_GROUP] = "INSERT OR IGNORE INTO groups (path, generation, kind, class, workload,"
@@ -192,13 +237,18 @@ static int migrate(struct acct_ledger *l, struct cg_err *e)
         return cg_err_set(e, -EPROTO, NULL, NULL,
                           "ledger '%s': schema version %lld is newer than this corral's (%d)",
                           l->path, (long long)v, ACCT_SCHEMA_VERSION);
+    l->schema = (int)v;
     if (v == ACCT_SCHEMA_VERSION)
         return 0;
-    if (l->readonly)
+    if (l->readonly) {
+        /* A reader never migrates; reports read an older schema as it is (report.c). */
+        if (v >= 1)
+            return 0;
         return cg_err_set(e, -EBADMSG, NULL, NULL,
                           "ledger '%s': schema version %lld, expected %d: not a corral "
                           "ledger, or not yet written by `corral sample`",
                           l->path, (long long)v, ACCT_SCHEMA_VERSION);
+    }
     /* Each step is its own transaction; re-read the version under the write lock in
      * case another process migrated meanwhile. */
     while (v < ACCT_SCHEMA_VERSION) {
@@ -213,6 +263,7 @@ static int migrate(struct acct_ledger *l, struct cg_err *e)
                 r = exec(l, sql, e, "migrate");
             v++;
         }
+        l->schema = (int)v;
         if (r >= 0)
             r = exec(l, "COMMIT", e, "migrate");
         if (r < 0) {
@@ -398,13 +449,38 @@ static const char *group_account(const struct acct_group *g)
     return g->account[0] ? g->account : g->workload[0] ? g->workload : g->class_name;
 }
 
-/* The group generation's row id, created if new. */
+/* Looks the group generation up: 1 and its row filled, 0 if absent, or a negative errno. */
+static int find_group(struct acct_ledger *l, const struct acct_group *g, int64_t *ret_id,
+                      uint64_t *ret_start)
+{
+    sqlite3_stmt *st = l->st[ST_SEL_GROUP];
+    int rc, r = 0;
+
+    (void)sqlite3_bind_text(st, 1, g->path, -1, SQLITE_STATIC);
+    bind_u64(st, 2, g->generation);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_id = sqlite3_column_int64(st, 0);
+        *ret_start = col_u64(st, 1) == CTL_UNSET ? 0 : col_u64(st, 1);
+        r = 1;
+    } else if (rc != SQLITE_DONE) {
+        r = acct_sql_errno(l->db, rc);
+    }
+    (void)sqlite3_reset(st);
+    return r;
+}
+
+/* The group generation's row id, created if new. Looked up first, so a known group (the
+ * common case) costs one index lookup; all inside the write transaction. */
 static int group_id(struct acct_ledger *l, const struct acct_group *g, uint64_t start_ns,
                     int64_t *ret_id, uint64_t *ret_start)
 {
     sqlite3_stmt *st = l->st[ST_INS_GROUP];
-    int rc, r;
+    int r;
 
+    r = find_group(l, g, ret_id, ret_start);
+    if (r != 0)
+        return r < 0 ? r : 0;
     (void)sqlite3_bind_text(st, 1, g->path, -1, SQLITE_STATIC);
     bind_u64(st, 2, g->generation);
     (void)sqlite3_bind_text(st, 3, acct_kind_to_string(g->kind), -1, SQLITE_STATIC);
@@ -416,19 +492,8 @@ static int group_id(struct acct_ledger *l, const struct acct_group *g, uint64_t 
     r = step_done(l, st);
     if (r < 0)
         return r;
-    st = l->st[ST_SEL_GROUP];
-    (void)sqlite3_bind_text(st, 1, g->path, -1, SQLITE_STATIC);
-    bind_u64(st, 2, g->generation);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *ret_id = sqlite3_column_int64(st, 0);
-        *ret_start = col_u64(st, 1) == CTL_UNSET ? 0 : col_u64(st, 1);
-        r = 0;
-    } else {
-        r = rc == SQLITE_DONE ? -EIO : acct_sql_errno(l->db, rc);
-    }
-    (void)sqlite3_reset(st);
-    return r;
+    r = find_group(l, g, ret_id, ret_start);
+    return r < 0 ? r : r == 0 ? -EIO : 0;
 }
 
 /* The generation's latest row: 1 and *ret filled, or 0 if it has none. */
@@ -522,9 +587,10 @@ static int add_row(struct acct_ledger *l, const struct acct_group *g, const stru
     if (sqlite3_changes(l->db) == 0)
         return 0;
 
+    /* The hour's rollup row; the minute's is kept by the schema's trigger (migration 1). */
     st = l->st[ST_ROLLUP];
     (void)sqlite3_bind_int64(st, 1, id);
-    bind_u64(st, 2, t_ns / (3600ull * 1000000000u));
+    bind_u64(st, 2, t_ns / ACCT_HOUR_NS);
     bind_u64(st, 3, d.cpu_user_ns);
     bind_u64(st, 4, d.cpu_system_ns);
     bind_u64(st, 5, d.mem_bs);

@@ -5,7 +5,7 @@
  * The usage ledger: one SQLite file (WAL, synchronous=FULL), schema versioned with
  * PRAGMA user_version and migrated forward on open.
  *
- * Tables (schema 1):
+ * Tables (schema 2; migration 1 -> 2 added rollup_minute, backfilled from samples):
  *   groups   one row per group generation: path, generation (directory inode), kind,
  *            class, workload, instance, account, start_ns/end_ns (instances);
  *            UNIQUE(path, generation)
@@ -14,8 +14,12 @@
  *            the record read just before the group was removed.
  *            PRIMARY KEY(group_id, t_ns); at most one final per group (partial unique
  *            index); no sample is accepted after a final or before the group's latest.
- *   rollup_hour  the deltas summed per (group, UTC hour), kept in the same transaction
- *            as the samples, so reports over long ranges read hours, not samples.
+ *   rollup_hour  the deltas summed per (group, UTC hour): hour = t_ns / ACCT_HOUR_NS,
+ *            n = samples, mem_peak = their highest peak (0 when unknown).
+ *   rollup_minute  the same per (group, UTC minute): minute = t_ns / ACCT_MINUTE_NS.
+ *            Both rollups are kept in the same transaction as the samples (so each equals
+ *            the sum of its samples, always), and reports read whole hours, then whole
+ *            minutes, and samples only for the partial minutes at the edges (report.h).
  *   events   freeze/thaw events: (group_id, t_ns, event) primary key.
  *
  * Durability: every write call is one transaction (BEGIN IMMEDIATE ... COMMIT), and
@@ -36,7 +40,10 @@
 #include "accounting/acct.h"
 #include "core/error.h"
 
-#define ACCT_SCHEMA_VERSION 1
+#define ACCT_SCHEMA_VERSION 2
+
+#define ACCT_MINUTE_NS (60ull * 1000000000u)
+#define ACCT_HOUR_NS   (3600ull * 1000000000u)
 
 struct acct_ledger;
 
@@ -44,7 +51,10 @@ enum {
     ACCT_LEDGER_READONLY = 1u << 0, /* reports: never create, never write */
 };
 
-/* Opens (creating the file and, one level, its directory unless READONLY) and migrates. */
+/* Opens (creating the file and, one level, its directory unless READONLY) and migrates.
+ * Each migration step is one transaction (a kill leaves the old or the new version);
+ * 1 -> 2 reads every sample once (about 13 s for 10 million here), holding the write lock.
+ * READONLY never migrates: a ledger of an older schema (>= 1) is read as it is. */
 int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret, struct cg_err *e);
 void acct_ledger_close(struct acct_ledger *l);
 DEFINE_POINTER_CLEANUP(struct acct_ledger, acct_ledger_close)

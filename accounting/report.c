@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "accounting/ledger-private.h"
 #include "accounting/money.h"
 #include "accounting/report.h"
-
-#define HOUR_NS (3600ull * 1000000000u)
 
 static const char *const by_names[_ACCT_BY_MAX] = {"account", "workload", "instance"};
 static const char *const bill_names[_ACCT_BILL_MAX] = {"usage", "reservation"};
@@ -61,26 +61,102 @@ struct part {
     struct acct_report_row u;
 };
 
-/* Deltas per group: rollup hours fully inside [from, to) plus raw samples at the edges.
- * Only instance groups are billed (report.h). */
-static const char report_sql[] =
-    "SELECT g.workload, g.instance, g.account, sum(x.a), sum(x.b), sum(x.c), sum(x.d),"
-    " sum(x.e), sum(x.f), sum(x.g), sum(x.h), sum(x.i), max(x.p), sum(x.n)"
-    " FROM (SELECT group_id, d_cpu_user_ns a, d_cpu_system_ns b, d_mem_bs c, d_oom_kills d,"
-    "   d_throttled_ns e, d_wall_ns f, d_frozen_ns g, d_cpu_reserved_ns h, d_mem_reserved_bs i,"
-    "   mem_peak p, n FROM rollup_hour WHERE hour >= ?1 AND hour < ?2"
-    /* The edges go group by group through the primary key (group_id, t_ns): one seek
-     * per group instead of a lookup per sample. */
-    "  UNION ALL SELECT s.group_id, s.d_cpu_user_ns, s.d_cpu_system_ns, s.d_mem_bs,"
-    "   s.d_oom_kills, s.d_throttled_ns, s.d_wall_ns, s.d_frozen_ns, s.d_cpu_reserved_ns,"
-    "   s.d_mem_reserved_bs, s.mem_peak, 1 FROM groups e CROSS JOIN samples s NOT INDEXED"
-    "   ON s.group_id = e.id AND s.t_ns >= ?3 AND s.t_ns < ?4 WHERE e.kind = 'instance'"
-    "  UNION ALL SELECT s.group_id, s.d_cpu_user_ns, s.d_cpu_system_ns, s.d_mem_bs,"
-    "   s.d_oom_kills, s.d_throttled_ns, s.d_wall_ns, s.d_frozen_ns, s.d_cpu_reserved_ns,"
-    "   s.d_mem_reserved_bs, s.mem_peak, 1 FROM groups e CROSS JOIN samples s NOT INDEXED"
-    "   ON s.group_id = e.id AND s.t_ns >= ?5 AND s.t_ns < ?6 WHERE e.kind = 'instance'"
-    " ) x JOIN groups g ON g.id = x.group_id WHERE g.kind = 'instance'"
-    " GROUP BY x.group_id";
+/*
+ * [from, to) is cut into at most five segments, each read from the coarsest table that
+ * covers it exactly: the whole UTC hours from rollup_hour, the whole minutes around them
+ * from rollup_minute, and the partial minutes at the two edges from the samples. Each
+ * segment is summed per group in the primary key's order (one seek per group, no sort),
+ * and the per-group sums are added up once more per group (a few rows per group). Every
+ * rollup row is the exact sum of its samples (ledger.h), so the result is the same as
+ * summing the samples of the range. Only instance groups are billed (report.h).
+ * A ledger of schema 1 (opened read-only, not migrated) has no rollup_minute: its partial
+ * hours are read from the samples.
+ */
+enum seg_table {
+    SEG_HOUR,
+    SEG_MINUTE,
+    SEG_SAMPLES,
+};
+
+struct segment {
+    enum seg_table table;
+    uint64_t lo, hi; /* [lo, hi) in the table's key: hour, minute or t_ns */
+};
+
+#define SEG_SUMS                                                                                   \
+    "SELECT e.id gid, sum(s.d_cpu_user_ns) a, sum(s.d_cpu_system_ns) b, sum(s.d_mem_bs) c,"        \
+    " sum(s.d_oom_kills) d, sum(s.d_throttled_ns) e, sum(s.d_wall_ns) f,"                          \
+    " sum(s.d_frozen_ns) g, sum(s.d_cpu_reserved_ns) h, sum(s.d_mem_reserved_bs) i,"               \
+    " max(s.mem_peak) p, "
+
+static const char *const seg_sql[] = {
+    [SEG_HOUR] = SEG_SUMS "sum(s.n) n FROM groups e CROSS JOIN rollup_hour s ON s.group_id ="
+                          " e.id AND s.hour >= ? AND s.hour < ? WHERE e.kind = 'instance'"
+                          " GROUP BY e.id",
+    [SEG_MINUTE] = SEG_SUMS "sum(s.n) n FROM groups e CROSS JOIN rollup_minute s ON s.group_id"
+                            " = e.id AND s.minute >= ? AND s.minute < ? WHERE e.kind ="
+                            " 'instance' GROUP BY e.id",
+    [SEG_SAMPLES] = SEG_SUMS "count(*) n FROM groups e CROSS JOIN samples s ON s.group_id ="
+                             " e.id AND s.t_ns >= ? AND s.t_ns < ? WHERE e.kind = 'instance'"
+                             " GROUP BY e.id",
+};
+
+/* The segments of [from, to): whole hours, whole minutes, partial minutes. Returns how
+ * many (non-empty, in no particular order; together exactly [from, to)). */
+static size_t segments(uint64_t from, uint64_t to, bool minutes, struct segment seg[5])
+{
+    const uint64_t fine = minutes ? ACCT_MINUTE_NS : ACCT_HOUR_NS;
+    uint64_t h_lo = (from + ACCT_HOUR_NS - 1) / ACCT_HOUR_NS, h_hi = to / ACCT_HOUR_NS;
+    uint64_t f_lo = (from + fine - 1) / fine, f_hi = to / fine; /* whole fine units */
+    uint64_t f_mid_lo, f_mid_hi; /* fine units covered by whole hours */
+    size_t n = 0;
+
+    if (f_lo >= f_hi) { /* no whole fine unit: all from the samples */
+        seg[n++] = (struct segment){SEG_SAMPLES, from, to};
+        return n;
+    }
+    if (minutes && h_lo < h_hi) {
+        seg[n++] = (struct segment){SEG_HOUR, h_lo, h_hi};
+        f_mid_lo = h_lo * (ACCT_HOUR_NS / ACCT_MINUTE_NS);
+        f_mid_hi = h_hi * (ACCT_HOUR_NS / ACCT_MINUTE_NS);
+    } else {
+        f_mid_lo = f_mid_hi = f_hi;
+    }
+    if (f_lo < f_mid_lo)
+        seg[n++] = (struct segment){minutes ? SEG_MINUTE : SEG_HOUR, f_lo, f_mid_lo};
+    if (f_mid_hi < f_hi)
+        seg[n++] = (struct segment){minutes ? SEG_MINUTE : SEG_HOUR, f_mid_hi, f_hi};
+    if (from < f_lo * fine)
+        seg[n++] = (struct segment){SEG_SAMPLES, from, f_lo * fine};
+    if (f_hi * fine < to)
+        seg[n++] = (struct segment){SEG_SAMPLES, f_hi * fine, to};
+    return n;
+}
+
+/* The instance groups' sums over the segments, then their names: one row per group. */
+static int build_sql(const struct segment *seg, size_t n, char **ret)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return -ENOMEM;
+    fputs("SELECT g.workload, g.instance, g.account, sum(x.a), sum(x.b), sum(x.c), sum(x.d),"
+          " sum(x.e), sum(x.f), sum(x.g), sum(x.h), sum(x.i), max(x.p), sum(x.n) FROM (",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? " UNION ALL " : "", f);
+        fputs(seg_sql[seg[i].table], f);
+    }
+    fputs(") x JOIN groups g ON g.id = x.gid GROUP BY x.gid", f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return -ENOMEM;
+    }
+    *ret = buf;
+    return 0;
+}
 
 static uint64_t col(sqlite3_stmt *st, int i)
 {
@@ -125,28 +201,22 @@ static int query(struct acct_ledger *l, const struct acct_report_opts *o, struct
                  size_t *ret_n, struct cg_err *e)
 {
     _cleanup_free_ struct part *parts = NULL;
-    size_t n = 0, cap = 0;
+    _cleanup_free_ char *sql = NULL;
+    struct segment seg[5];
+    size_t n = 0, cap = 0, nseg;
     sqlite3_stmt *st = NULL;
-    uint64_t h_lo = (o->from_ns + HOUR_NS - 1) / HOUR_NS, h_hi = o->to_ns / HOUR_NS;
     int rc, r;
 
-    rc = sqlite3_prepare_v2(l->db, report_sql, -1, &st, NULL);
+    nseg = segments(o->from_ns, o->to_ns, l->schema >= 2, seg);
+    r = build_sql(seg, nseg, &sql);
+    if (r < 0)
+        return r;
+    rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return acct_sql_err(l, e, acct_sql_errno(l->db, rc), "report");
-    if (h_lo < h_hi) {
-        (void)sqlite3_bind_int64(st, 1, (int64_t)h_lo);
-        (void)sqlite3_bind_int64(st, 2, (int64_t)h_hi);
-        (void)sqlite3_bind_int64(st, 3, (int64_t)o->from_ns);
-        (void)sqlite3_bind_int64(st, 4, (int64_t)(h_lo * HOUR_NS));
-        (void)sqlite3_bind_int64(st, 5, (int64_t)(h_hi * HOUR_NS));
-        (void)sqlite3_bind_int64(st, 6, (int64_t)o->to_ns);
-    } else {
-        (void)sqlite3_bind_int64(st, 1, 0);
-        (void)sqlite3_bind_int64(st, 2, 0);
-        (void)sqlite3_bind_int64(st, 3, (int64_t)o->from_ns);
-        (void)sqlite3_bind_int64(st, 4, (int64_t)o->to_ns);
-        (void)sqlite3_bind_int64(st, 5, 0);
-        (void)sqlite3_bind_int64(st, 6, 0);
+    for (size_t i = 0; i < nseg; i++) {
+        (void)sqlite3_bind_int64(st, (int)(2 * i + 1), (int64_t)seg[i].lo);
+        (void)sqlite3_bind_int64(st, (int)(2 * i + 2), (int64_t)seg[i].hi);
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *wl = (const char *)sqlite3_column_text(st, 0);

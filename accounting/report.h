@@ -10,7 +10,10 @@
  * observed, so the report's time resolution is the sampling interval. Instances are the
  * leaves where processes run; workload and class groups are sampled for the record but
  * not billed, so nothing is counted twice. Whole UTC hours inside the range are read
- * from rollup_hour, the partial hours at its edges from the samples.
+ * from rollup_hour, the whole minutes around them from rollup_minute, and only the (at
+ * most two) partial minutes at its edges from the samples; as every rollup row is the
+ * exact sum of its samples, the result equals summing the samples. (A ledger of schema 1,
+ * read without migrating it, has no rollup_minute: its partial hours come from samples.)
  *
  * Per row: CPU user/system (ns), memory integral (byte-seconds), peak memory (the
  * highest peak of any of its instances), OOM kills, wall time and frozen time (summed

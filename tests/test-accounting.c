@@ -528,3 +528,226 @@ Test(accounting, missing_or_corrupt_ledger)
     cr_expect_eq(acct_ledger_open(ledger_path, 0, &l, &e), -EBADMSG, "%s", e.detail);
     cr_expect_not_null(strstr(e.detail, ledger_path));
 }
+
+/* A ledger of a few instances (and a workload group, which is not billed) sampled at
+ * irregular intervals over [t0, t0 + 20 s x steps): resets, retries, limits (reservation), a
+ * final record and a new generation, so that every rollup and edge rule is exercised.
+ * Returns the time just after the last sample. */
+static uint64_t fill_irregular(struct acct_ledger *l, uint64_t t0, int steps)
+{
+    static const char *const paths[] = {"normal/wa/run-1", "normal/wa/run-2", "normal/wb/run-1",
+                                        "normal/wb/run-2", "normal/wa"};
+    struct acct_sample s[5];
+    struct cg_err e = {0};
+    uint64_t t = t0;
+    size_t w;
+
+    memset(s, 0, sizeof(s));
+    for (size_t i = 0; i < 5; i++) {
+        cr_assert_eq(acct_group_from_path(paths[i], &s[i].group), 0);
+        s[i].group.generation = 500 + i;
+        snprintf(s[i].group.account, sizeof(s[i].group.account), "%s", i % 2 ? "odd" : "even");
+        s[i].group.cpu_limit_ucores = i == 1 ? 1500000 : CTL_MAX;
+        s[i].group.mem_limit = i == 2 ? 3 * MIB : CTL_MAX;
+        ctl_usage_init(&s[i].usage);
+    }
+    for (int k = 0; k < steps; k++) {
+        /* every 20 s from t0 (so, with t0 on a minute, also on minute and hour
+         * boundaries), every third (never one on a minute) a few µs late */
+        t = t0 + (uint64_t)k * 20 * NS + (k % 3 == 1 ? (uint64_t)k * 1013 : 0);
+        for (size_t i = 0; i < 5; i++) {
+            struct ctl_usage *u = &s[i].usage;
+            s[i].t_ns = t + i - 2; /* around the boundaries, to the ns */
+            /* instance 3 restarts its counters every 50 steps (a reset: delta.h) */
+            u->cpu_user_ns = i == 3 && k % 50 == 0 ? 1000 : u->cpu_user_ns + (i + 1) * 333333333ull;
+            u->cpu_system_ns = (u->cpu_system_ns == CTL_UNSET ? 0 : u->cpu_system_ns) + 12345 * i;
+            u->mem_current = (1 + (uint64_t)(k + (int)i) % 5) * MIB;
+            u->mem_peak = (6 + (uint64_t)(k * 3 + (int)i) % 11) * MIB;
+            u->mem_oom_kills = (uint64_t)k / 100;
+            u->frozen = i == 0 && k % 9 == 0;
+        }
+        cr_assert_eq(acct_ledger_write(l, s, 5, &w, &e), 0, "%s", e.detail);
+        if (k % 37 == 0) /* a retried pass adds nothing */
+            cr_assert_eq(acct_ledger_write(l, s, 5, &w, &e), 0, "%s", e.detail);
+        if (k % 37 == 0)
+            cr_assert_eq(w, 0);
+        if (k == steps / 2) { /* run-2 of wb ends; a new generation takes its place */
+            cr_assert_eq(acct_record_final(l, &s[3].group, &s[3].usage, t0, t + 3, &e), 0, "%s",
+                         e.detail);
+            s[3].group.generation = 900;
+            ctl_usage_init(&s[3].usage);
+        }
+    }
+    return t + NS;
+}
+
+/* The same sums as a report by instance, straight from the raw samples of [from, to). */
+static const char raw_sql[] =
+    "SELECT g.workload || '/' || g.instance k, count(DISTINCT g.id), sum(s.d_cpu_user_ns),"
+    " sum(s.d_cpu_system_ns), sum(s.d_mem_bs), sum(s.d_oom_kills), sum(s.d_throttled_ns),"
+    " sum(s.d_wall_ns), sum(s.d_frozen_ns), sum(s.d_cpu_reserved_ns), sum(s.d_mem_reserved_bs),"
+    " max(coalesce(s.mem_peak, 0)) FROM samples s JOIN groups g ON g.id = s.group_id"
+    " WHERE g.kind = 'instance' AND s.t_ns >= ?1 AND s.t_ns < ?2 GROUP BY k ORDER BY k";
+
+static void expect_report_equals_raw(struct acct_ledger *l, sqlite3_stmt *raw, uint64_t from,
+                                     uint64_t to)
+{
+    struct acct_report_opts o = {
+        .from_ns = from, .to_ns = to, .by = ACCT_BY_INSTANCE, .billing = ACCT_BILL_RESERVATION};
+    struct acct_report *rep = NULL;
+    struct cg_err e = {0};
+    size_t i = 0;
+
+    cr_assert_eq(acct_report_build(l, &o, &rep, &e), 0, "%s", e.detail);
+    sqlite3_reset(raw);
+    sqlite3_bind_int64(raw, 1, (int64_t)from);
+    sqlite3_bind_int64(raw, 2, (int64_t)to);
+    while (sqlite3_step(raw) == SQLITE_ROW) {
+        const struct acct_report_row *r = &rep->rows[i];
+        uint64_t v[11];
+
+        cr_assert_lt(i, rep->n, "[%llu, %llu): the report lacks rows", (unsigned long long)from,
+                     (unsigned long long)to);
+        for (int c = 0; c < 11; c++)
+            v[c] = (uint64_t)sqlite3_column_int64(raw, c + 1);
+        cr_expect_str_eq(r->key, (const char *)sqlite3_column_text(raw, 0));
+        cr_expect_eq(r->instances, v[0]);
+        cr_expect_eq(r->cpu_user_ns, v[1], "[%llu, %llu) %s: cpu_user %llu != %llu raw",
+                     (unsigned long long)from, (unsigned long long)to, r->key,
+                     (unsigned long long)r->cpu_user_ns, (unsigned long long)v[1]);
+        cr_expect_eq(r->cpu_system_ns, v[2]);
+        cr_expect_eq(r->mem_bs, v[3]);
+        cr_expect_eq(r->oom_kills, v[4]);
+        cr_expect_eq(r->throttled_ns, v[5]);
+        cr_expect_eq(r->wall_ns, v[6]);
+        cr_expect_eq(r->frozen_ns, v[7]);
+        cr_expect_eq(r->cpu_billed_ns, v[8]);
+        cr_expect_eq(r->mem_billed_bs, v[9]);
+        cr_expect_eq(r->mem_peak, v[10]);
+        i++;
+    }
+    cr_expect_eq(i, rep->n, "[%llu, %llu): %zu rows, %zu from the raw samples",
+                 (unsigned long long)from, (unsigned long long)to, rep->n, i);
+    acct_report_free(rep);
+}
+
+/* Reports (read-only, as `corral report`) over whole, aligned and random ranges that cut
+ * hours and minutes at both ends, each equal to the raw-sample sums. */
+static void expect_reports_equal_raw(uint64_t t0, uint64_t t1)
+{
+    struct acct_ledger *l = NULL;
+    struct cg_err e = {0};
+    sqlite3 *db = NULL;
+    sqlite3_stmt *raw = NULL;
+    const uint64_t H = 3600 * NS, M = 60 * NS;
+    uint64_t h0 = t0 / H * H, x = 88172645463325252ull;
+
+    cr_assert_eq(acct_ledger_open(ledger_path, ACCT_LEDGER_READONLY, &l, &e), 0, "%s", e.detail);
+    cr_assert_eq(sqlite3_open_v2(ledger_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, raw_sql, -1, &raw, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
+    expect_report_equals_raw(l, raw, 0, t1 + H);
+    expect_report_equals_raw(l, raw, h0 + H, h0 + 3 * H);                 /* whole hours */
+    expect_report_equals_raw(l, raw, h0 + 7 * M, h0 + 2 * H + 13 * M);    /* whole minutes */
+    expect_report_equals_raw(l, raw, h0 + H + 1, h0 + 2 * H - 1);         /* one hour, cut */
+    expect_report_equals_raw(l, raw, h0 + H + 30 * NS, h0 + H + 50 * NS); /* in one minute */
+    for (int k = 0; k < 150; k++) {
+        uint64_t a, b, span = t1 - t0 + 200 * NS;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        a = t0 - 100 * NS + x % span;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b = t0 - 100 * NS + x % span;
+        if (k % 4 == 1) /* on a minute: where samples and rollups meet */
+            a = a / M * M;
+        if (k % 4 == 2)
+            b = b / M * M;
+        if (k % 8 == 3)
+            a = a / H * H;
+        if (a == b)
+            continue;
+        expect_report_equals_raw(l, raw, a < b ? a : b, a < b ? b : a);
+    }
+    sqlite3_finalize(raw);
+    sqlite3_close(db);
+    acct_ledger_close(l);
+}
+
+/* Every rollup row is the exact sum of its samples, and there is one per (group, unit). */
+static void expect_rollups_exact(const char *table, const char *key, uint64_t unit_ns)
+{
+    char sql[1024], cnt[256];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM (SELECT group_id, t_ns / %llu, count(*), sum(d_cpu_user_ns),"
+             " sum(d_cpu_system_ns), sum(d_mem_bs), sum(d_oom_kills), sum(d_throttled_ns),"
+             " sum(d_wall_ns), sum(d_frozen_ns), sum(d_cpu_reserved_ns), sum(d_mem_reserved_bs),"
+             " max(coalesce(mem_peak, 0)) FROM samples GROUP BY 1, 2 EXCEPT SELECT group_id,"
+             " %s, n, d_cpu_user_ns, d_cpu_system_ns, d_mem_bs, d_oom_kills, d_throttled_ns,"
+             " d_wall_ns, d_frozen_ns, d_cpu_reserved_ns, d_mem_reserved_bs, mem_peak FROM %s)",
+             (unsigned long long)unit_ns, key, table);
+    cr_expect_eq(sql_int(sql), 0, "%s differs from its samples", table);
+    snprintf(cnt, sizeof(cnt),
+             "SELECT (SELECT count(*) FROM %s) - (SELECT count(DISTINCT group_id || '/' ||"
+             " (t_ns / %llu)) FROM samples)",
+             table, (unsigned long long)unit_ns);
+    cr_expect_eq(sql_int(cnt), 0, "%s has rows without samples", table);
+}
+
+static void sql_exec(const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *err = NULL;
+
+    cr_assert_eq(sqlite3_open_v2(ledger_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s", sql, err);
+    sqlite3_close(db);
+}
+
+Test(accounting, report_cutting_hours_and_minutes_equals_raw_samples)
+{
+    struct acct_ledger *l = ledger();
+    uint64_t t0 = 1699999980ull * NS, t1; /* on a minute, 13 min past an hour */
+
+    t1 = fill_irregular(l, t0, 600); /* 3 h 20 min */
+    acct_ledger_close(l);
+    cr_expect_eq(sql_int("PRAGMA user_version"), ACCT_SCHEMA_VERSION);
+    expect_rollups_exact("rollup_hour", "hour", 3600 * NS);
+    expect_rollups_exact("rollup_minute", "minute", 60 * NS);
+    expect_reports_equal_raw(t0, t1);
+}
+
+/* A ledger of schema 1 (no rollup_minute) is read as it is by a reader, and migrated by
+ * the first writer: rollup_minute backfilled exactly, then kept by new writes. */
+Test(accounting, schema_1_ledger_is_migrated)
+{
+    struct acct_ledger *l = ledger();
+    struct cg_err e = {0};
+    uint64_t t0 = 1699999980ull * NS, t1;
+
+    t1 = fill_irregular(l, t0, 300);
+    acct_ledger_close(l);
+    /* schema 2 less what migration 1 -> 2 added is schema 1, as an older corral wrote it */
+    sql_exec("BEGIN; DROP TRIGGER samples_rollup_minute; DROP TABLE rollup_minute;"
+             " PRAGMA user_version = 1; COMMIT;");
+    cr_assert_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%minute%'"), 0);
+
+    expect_reports_equal_raw(t0, t1); /* read-only: hours + samples */
+    cr_expect_eq(sql_int("PRAGMA user_version"), 1, "a reader must not migrate");
+
+    l = ledger(); /* migrates */
+    cr_expect_eq(acct_ledger_check(l, &e), 0, "%s", e.detail);
+    cr_expect_eq(sql_int("PRAGMA user_version"), ACCT_SCHEMA_VERSION);
+    expect_rollups_exact("rollup_minute", "minute", 60 * NS);
+    /* and kept from then on, by the same transactions as the samples */
+    t1 = fill_irregular(l, (t1 / NS / 60 + 60) * 60 * NS, 60);
+    acct_ledger_close(l);
+    expect_rollups_exact("rollup_hour", "hour", 3600 * NS);
+    expect_rollups_exact("rollup_minute", "minute", 60 * NS);
+    expect_reports_equal_raw(t0, t1);
+
+    /* a ledger of a newer corral is refused, not "migrated" */
+    sql_exec("PRAGMA user_version = 99");
+    cr_expect_eq(acct_ledger_open(ledger_path, 0, &l, &e), -EPROTO, "%s", e.detail);
+    cr_expect_eq(acct_ledger_open(ledger_path, ACCT_LEDGER_READONLY, &l, &e), -EPROTO, "%s",
+                 e.detail);
+}
