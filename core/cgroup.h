@@ -115,9 +115,18 @@ DEFINE_POINTER_CLEANUP(char *, cg_strv_free)
 /* Removes an empty leaf group. -EBUSY if it still holds processes or children. */
 int cg_group_remove(struct cg_group *g, struct cg_err *e);
 
+/* Called for a group of a walk; a negative return stops it. */
+typedef int (*cg_group_visit_fn)(void *userdata, struct cg_group *g, struct cg_err *e);
+
+/* Visits every group below g and then g itself, deepest first. */
+int cg_group_walk_post(struct cg_group *g, cg_group_visit_fn fn, void *userdata, struct cg_err *e);
+
 /* Removes the group and every group below it, deepest first. With kill, kills processes
- * first; without, refuses with -EBUSY (nothing removed) if any process lives there. */
-int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill, struct cg_err *e);
+ * first; without, refuses with -EBUSY (nothing removed) if any process lives there.
+ * before_remove (optional) is called once on the emptied group before any directory
+ * goes; if it fails, nothing is removed. */
+int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill,
+                         cg_group_visit_fn before_remove, void *userdata, struct cg_err *e);
 
 /* Removes the whole corral root (kills what runs there). For tests and the demo. Missing
  * root is not an error. */

@@ -435,7 +435,7 @@ int cg_group_remove(struct cg_group *g, struct cg_err *e)
     return g->ctx->be->remove(g, e);
 }
 
-static int remove_below(struct cg_group *g, struct cg_err *e)
+int cg_group_walk_post(struct cg_group *g, cg_group_visit_fn fn, void *userdata, struct cg_err *e)
 {
     _cleanup_(cg_strv_freep) char **kids = NULL;
     int r;
@@ -448,14 +448,20 @@ static int remove_below(struct cg_group *g, struct cg_err *e)
         r = cg_group_child(g, *k, false, &c, NULL, e);
         if (r < 0)
             return r;
-        r = remove_below(c, e);
+        r = cg_group_walk_post(c, fn, userdata, e);
         if (r < 0)
             return r;
     }
+    return fn(userdata, g, e);
+}
+
+static int remove_one(void *userdata, struct cg_group *g, struct cg_err *e)
+{
     return g->ctx->be->remove(g, e);
 }
 
-int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill, struct cg_err *e)
+int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill,
+                         cg_group_visit_fn before_remove, void *userdata, struct cg_err *e)
 {
     _cleanup_(cg_group_freep) struct cg_group *g = NULL;
     int r;
@@ -474,12 +480,19 @@ int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill, struct
         if (r < 0)
             return r;
     }
-    return remove_below(g, e);
+    if (before_remove) {
+        r = before_remove(userdata, g, e);
+        if (r < 0)
+            return r;
+    }
+    /* Empty now: this only removes directories, deepest first. A process that appears
+     * meanwhile (a `corral run` racing us) makes rmdir fail with EBUSY, not killed. */
+    return cg_group_walk_post(g, remove_one, NULL, e);
 }
 
 int cg_root_destroy(struct cg_ctx *ctx, struct cg_err *e)
 {
-    int r = cg_group_remove_tree(ctx, "", true, e);
+    int r = cg_group_remove_tree(ctx, "", true, NULL, NULL, e);
     cg_group_free(TAKE_PTR(ctx->root_cache));
     if (r == -ENOENT)
         return 0;

@@ -4,60 +4,36 @@
 #include "core/macro.h"
 #include "policy/remove.h"
 
-/* Hands the final usage of g and everything below it to hook, deepest first. */
-static int final_usage(struct cg_group *g, pol_final_usage_fn hook, void *userdata,
-                       struct cg_err *e)
+struct final_walk {
+    pol_final_usage_fn hook;
+    void *userdata;
+};
+
+static int final_one(void *userdata, struct cg_group *g, struct cg_err *e)
 {
-    _cleanup_(cg_strv_freep) char **kids = NULL;
+    struct final_walk *w = userdata;
     struct ctl_usage u;
     int r;
 
-    r = cg_group_children(g, &kids);
-    if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "cannot list child groups");
-    for (char **k = kids; *k; k++) {
-        _cleanup_(cg_group_freep) struct cg_group *c = NULL;
-        r = cg_group_child(g, *k, false, &c, NULL, e);
-        if (r < 0)
-            return r;
-        r = final_usage(c, hook, userdata, e);
-        if (r < 0)
-            return r;
-    }
     r = ctl_read_usage_all(g, &u);
     if (r < 0)
         return cg_err_set(e, r, g->path, NULL, "cannot read the final usage");
-    return hook(userdata, g, &u, e);
+    return w->hook(w->userdata, g, &u, e);
+}
+
+/* Hands the final usage of g and everything below it to the hook, deepest first, before
+ * any directory goes: a hook that fails leaves the whole tree in place. */
+static int final_usage(void *userdata, struct cg_group *g, struct cg_err *e)
+{
+    return cg_group_walk_post(g, final_one, userdata, e);
 }
 
 int pol_remove(struct cg_ctx *ctx, const char *path, bool kill, pol_final_usage_fn hook,
                void *userdata, struct cg_err *e)
 {
-    _cleanup_(cg_group_freep) struct cg_group *g = NULL;
-    int r;
+    struct final_walk w = {.hook = hook, .userdata = userdata};
 
     if (!path || !*path)
         return cg_err_set(e, -EINVAL, "", NULL, "refusing to remove the whole root");
-    r = cg_group_open(ctx, path, false, &g, NULL, e);
-    if (r < 0)
-        return r;
-    r = cg_group_populated(g);
-    if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "cannot tell whether the group holds processes");
-    if (r > 0) {
-        if (!kill)
-            return cg_err_set(e, -EBUSY, g->path, NULL,
-                              "processes are still running in the group (use --kill)");
-        r = cg_group_kill(g, e);
-        if (r < 0)
-            return r;
-    }
-    if (hook) {
-        r = final_usage(g, hook, userdata, e);
-        if (r < 0)
-            return r;
-    }
-    /* Empty now: this only removes directories, deepest first. A process that appears
-     * meanwhile (a `corral run` racing us) makes it fail with EBUSY rather than kill it. */
-    return cg_group_remove_tree(ctx, path, false, e);
+    return cg_group_remove_tree(ctx, path, kill, hook ? final_usage : NULL, &w, e);
 }

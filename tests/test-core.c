@@ -202,12 +202,13 @@ Test(core, remove_refuses_busy_group_then_kill_removes_tree)
     th_release(rel);
 
     cr_assert_eq(cg_group_remove(g, &e), -EBUSY);
-    cr_assert_eq(cg_group_remove_tree(ctx, "batch/crunch", false, &e), -EBUSY);
+    cr_assert_eq(cg_group_remove_tree(ctx, "batch/crunch", false, NULL, NULL, &e), -EBUSY);
     cr_assert_str_eq(e.group, "batch/crunch");
     char *d = th_group_dir(CG_H_PIDS, "batch/crunch/run-2");
     cr_assert(dir_exists(d), "a refused remove must leave the tree whole");
 
-    cr_assert_eq(cg_group_remove_tree(ctx, "batch/crunch", true, &e), 0, "%s", e.detail);
+    cr_assert_eq(cg_group_remove_tree(ctx, "batch/crunch", true, NULL, NULL, &e), 0, "%s",
+                 e.detail);
     int st = 0;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
