@@ -176,9 +176,19 @@ stage2() {
 
     # shellcheck source=/dev/null
     . /.vmtest/vmtest.conf
-    # /tmp and /run get fresh tmpfs, unless the build tree lives there (run-v2.sh says
-    # so); then they stay the overlay's view, which is writable (tmpfs-backed) as well.
-    [ "${VM_KEEP_TMP:-0}" = 1 ] || mount -t tmpfs -o mode=1777 tmpfs /tmp
+    # /tmp gets a fresh tmpfs: tests need a real tmpfs there (an overlay's upper layer
+    # cannot live on overlayfs). Directories of the build tree that live under /tmp
+    # (run-v2.sh lists them) are bound back from the overlay's view.
+    if [ -n "${VM_KEEP_TMP:-}" ]; then
+        mkdir -p /.vmtest/oldtmp
+        mount --bind /tmp /.vmtest/oldtmp
+    fi
+    mount -t tmpfs -o mode=1777 tmpfs /tmp
+    for d in ${VM_KEEP_TMP:-}; do
+        mkdir -p "$d"
+        mount --bind "/.vmtest/oldtmp/${d#/tmp/}" "$d" || say "VMWARN cannot bind $d"
+    done
+    # /run likewise gets a fresh tmpfs unless the build tree lives there.
     [ "${VM_KEEP_RUN:-0}" = 1 ] || mount -t tmpfs -o mode=0755 tmpfs /run
 
     if [ -c /dev/ttyS1 ] && exec 3>/dev/ttyS1; then

@@ -130,17 +130,22 @@ printf '%s\n' "${bins[@]}" > "$root/vmtest.bins"
 # Shell-quotes $1 for the guest's /bin/sh.
 shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 under() { case $2/ in "$1"/*) return 0 ;; esac; return 1; }
-keep_tmp=0 keep_run=0
+keep_tmp="" keep_run=0
 for p in "$build_dir" "${bins[@]}" "${CORRAL_SOURCE_ROOT:-}" "${CORRAL_BUILD_ROOT:-}"; do
     [ -n "$p" ] || continue
-    under /tmp "$p" && keep_tmp=1
+    # what lives under /tmp is bound back into the guest's fresh /tmp, by top-level dir
+    if under /tmp "$p"; then
+        t=${p#/tmp/}
+        t=/tmp/${t%%/*}
+        case " $keep_tmp " in *" $t "*) ;; *) keep_tmp="$keep_tmp $t" ;; esac
+    fi
     under /run "$p" && keep_run=1
 done
 {
     echo "VM_WORKDIR=$(shq "$build_dir")"
     echo "VM_BIN_TIMEOUT=$bin_timeout_s"
     echo "VM_TEST_ARGS=$(shq "$test_args")"
-    echo "VM_KEEP_TMP=$keep_tmp"
+    echo "VM_KEEP_TMP=$(shq "${keep_tmp# }")"
     echo "VM_KEEP_RUN=$keep_run"
     while IFS= read -r var; do
         [ "$var" = CORRAL_TEST_VM ] && continue
