@@ -297,7 +297,8 @@ int acct_report_build(struct acct_ledger *l, const struct acct_report_opts *o,
     r = query(l, o, &parts, &n, e);
     if (r < 0)
         return r;
-    qsort(parts, n, sizeof(*parts), cmp_part);
+    if (n > 0) /* qsort's base must not be NULL, even for no elements */
+        qsort(parts, n, sizeof(*parts), cmp_part);
     rep->rows = calloc(n ? n : 1, sizeof(*rep->rows));
     if (!rep->rows)
         return -ENOMEM;
