@@ -61,5 +61,9 @@ void cli_warn(const struct cli *cli, const char *fmt, ...) __attribute__((format
 /* Prints an error context from the libraries: "corral: <prefix>: group 'x': file 'y': ..." */
 void cli_error_ctx(const struct cli *cli, const char *prefix, const struct cg_err *e, int r);
 
+/* Lifts the soft RLIMIT_NOFILE to the hard one, for commands that keep an fd per group
+ * or per change open. */
+void cli_raise_nofile(void);
+
 /* Writes s as a JSON string literal (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s);

@@ -4,7 +4,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "cli/policy-fs.h"
@@ -61,16 +60,46 @@ static void print_plan(const struct cg_txn *t, const char *root)
     }
 }
 
-/* A first apply of many policies keeps one descriptor per change open until it succeeds
- * (for rollback), so lift the soft limit to the hard one. */
-static void raise_nofile(void)
+/* --json: {"dry_run", "created", "set", "removed", "writes", "changes": [{"action":
+ * "create"|"set"|"remove", "group", "file", "old", "new"}], "busy": [GROUP...],
+ * "warnings": [{"group", "key", "message"}]}. Groups are relative to the root ("" is the
+ * root itself); file/old/new are present for "set" only, old "" when the group is new. */
+static void print_json(const struct cg_txn *t, const struct pol_apply_result *res, unsigned n_mk,
+                       unsigned n_set, unsigned n_rm)
 {
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    printf("{\"dry_run\":%s,\"created\":%u,\"set\":%u,\"removed\":%u,\"writes\":%u,"
+           "\"changes\":[",
+           t->dry_run ? "true" : "false", n_mk, n_set, n_rm, t->writes);
+    for (size_t i = 0; i < t->n; i++) {
+        const struct cg_txn_entry *x = &t->e[i];
+        printf("%s{\"action\":\"%s\",\"group\":", i ? "," : "", kind_word(x->kind));
+        cli_json_string(stdout, x->group);
+        if (x->kind == CG_TXN_WRITE) {
+            fputs(",\"file\":", stdout);
+            cli_json_string(stdout, x->file);
+            fputs(",\"old\":", stdout);
+            cli_json_string(stdout, x->old_value);
+            fputs(",\"new\":", stdout);
+            cli_json_string(stdout, x->new_value);
+        }
+        fputc('}', stdout);
     }
+    fputs("],\"busy\":[", stdout);
+    for (size_t i = 0; i < res->n_busy; i++) {
+        fputs(i ? "," : "", stdout);
+        cli_json_string(stdout, res->busy[i]);
+    }
+    fputs("],\"warnings\":[", stdout);
+    for (size_t i = 0; i < res->n_warnings; i++) {
+        printf("%s{\"group\":", i ? "," : "");
+        cli_json_string(stdout, res->warnings[i].group);
+        fputs(",\"key\":", stdout);
+        cli_json_string(stdout, res->warnings[i].key);
+        fputs(",\"message\":", stdout);
+        cli_json_string(stdout, res->warnings[i].msg);
+        fputc('}', stdout);
+    }
+    fputs("]}\n", stdout);
 }
 
 int cmd_apply(struct cli *cli, int argc, char **argv)
@@ -131,7 +160,9 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         ret = EXIT_SYSTEM;
         goto out;
     }
-    raise_nofile();
+    /* A first apply of many policies keeps one descriptor per change open until it
+     * succeeds (for rollback). */
+    cli_raise_nofile();
     cg_txn_init(&t, dry_run);
     r = pol_apply(ctx, &cfg, &set, prune, &t, &res, &e);
     for (size_t i = 0; i < res.n_warnings; i++)
@@ -149,11 +180,15 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         n_set += t.e[i].kind == CG_TXN_WRITE;
         n_rm += t.e[i].kind == CG_TXN_RMDIR;
     }
-    if (dry_run || cli->verbose)
-        print_plan(&t, ctx->root_arg);
     for (size_t i = 0; i < res.n_busy; i++)
         cli_warn(cli, "%s: no policy names it, but processes live in it: kept", res.busy[i]);
-    if (t.n == 0)
+    if (cli->json)
+        print_json(&t, &res, n_mk, n_set, n_rm);
+    else if (dry_run || cli->verbose)
+        print_plan(&t, ctx->root_arg);
+    if (cli->json)
+        ; /* the JSON says it all */
+    else if (t.n == 0)
         printf("%s: nothing to change (%zu workloads)\n", dry_run ? "plan" : "applied", set.n);
     else if (dry_run)
         printf("plan: %u group%s to create, %u value%s to set, %u group%s to remove (dry run: "
@@ -163,7 +198,7 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
     else
         printf("applied: %u group%s created, %u value%s set, %u group%s removed\n", n_mk,
                n_mk == 1 ? "" : "s", n_set, n_set == 1 ? "" : "s", n_rm, n_rm == 1 ? "" : "s");
-    if (!prune)
+    if (!prune && !cli->json)
         printf("note: only the given files were applied; nothing was removed\n");
     cg_txn_done(&t);
 out:

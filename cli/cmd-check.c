@@ -24,6 +24,35 @@ static void help(void)
            "Exit status: 0 valid, 1 invalid, 2 usage error. See corral(5) for the format.\n");
 }
 
+/* --json: {"valid", "policies", "classes", "config", "problems": [{"file", "line",
+ * "message"}], "warnings": [{"group", "key", "message"}]}; line 0 is the whole file. */
+static void print_json(const struct pol_diags *d, const struct pol_set *set,
+                       const struct pol_config *cfg, const struct pol_apply_result *res)
+{
+    printf("{\"valid\":%s,\"policies\":%zu,\"classes\":%zu,\"config\":",
+           d->n == 0 ? "true" : "false", set->n, cfg->n_classes);
+    cli_json_string(stdout, cfg->file[0] ? cfg->file : "built-in");
+    fputs(",\"problems\":[", stdout);
+    for (size_t i = 0; i < d->n; i++) {
+        printf("%s{\"file\":", i ? "," : "");
+        cli_json_string(stdout, d->d[i].file);
+        printf(",\"line\":%u,\"message\":", d->d[i].line);
+        cli_json_string(stdout, d->d[i].msg);
+        fputc('}', stdout);
+    }
+    fputs("],\"warnings\":[", stdout);
+    for (size_t i = 0; i < res->n_warnings; i++) {
+        printf("%s{\"group\":", i ? "," : "");
+        cli_json_string(stdout, res->warnings[i].group);
+        fputs(",\"key\":", stdout);
+        cli_json_string(stdout, res->warnings[i].key);
+        fputs(",\"message\":", stdout);
+        cli_json_string(stdout, res->warnings[i].msg);
+        fputc('}', stdout);
+    }
+    fputs("]}\n", stdout);
+}
+
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -59,19 +88,18 @@ int cmd_check(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "%s\n", pol_diag_format(&diags.d[i], buf, sizeof(buf)));
     }
     if (diags.n > 0) {
-        cli_error(cli, "%zu problem%s found; nothing was applied", diags.n,
-                  diags.n == 1 ? "" : "s");
+        cli_error(cli, "%zu problem%s found", diags.n, diags.n == 1 ? "" : "s");
         ret = EXIT_INVALID;
-        goto out;
-    }
-    /* Warnings need to know the cgroup version; without a cgroupfs they are skipped. */
-    if (cg_ctx_new(cli->root, &ctx, NULL) == 0 && pol_warnings(ctx, &cfg, &set, &res) == 0)
+    } else if (cg_ctx_new(cli->root, &ctx, NULL) == 0 && pol_warnings(ctx, &cfg, &set, &res) == 0)
+        /* Warnings need to know the cgroup version; without a cgroupfs they are skipped. */
         for (size_t i = 0; i < res.n_warnings; i++)
             cli_warn(cli, "%s: %s: %s", res.warnings[i].group, res.warnings[i].key,
                      res.warnings[i].msg);
-    printf("%zu polic%s valid (%zu classes, config %s)\n", set.n, set.n == 1 ? "y" : "ies",
-           cfg.n_classes, cfg.file[0] ? cfg.file : "built-in");
-out:
+    if (cli->json)
+        print_json(&diags, &set, &cfg, &res);
+    else if (diags.n == 0)
+        printf("%zu polic%s valid (%zu classes, config %s)\n", set.n, set.n == 1 ? "y" : "ies",
+               cfg.n_classes, cfg.file[0] ? cfg.file : "built-in");
     cg_ctx_free(ctx);
     pol_apply_result_free(&res);
     pol_set_free(&set);

@@ -3,7 +3,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "accounting/sample.h"
 #include "cli/cli.h"
@@ -16,17 +15,6 @@ static const char *account_of(void *userdata, const char *class_name, const char
     const struct pol_policy *p = set ? pol_set_find(set, workload) : NULL;
 
     return p && p->account[0] ? p->account : NULL;
-}
-
-/* The sampler keeps ~9 files open per group: let large trees use the hard limit. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 int cmd_sample(struct cli *cli, int argc, char **argv)
@@ -63,7 +51,7 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
         cli_error(cli, "sample: unexpected argument '%s'", argv[optind]);
         return EXIT_USAGE;
     }
-    raise_nofile();
+    cli_raise_nofile(); /* the sampler keeps ~9 files open per group */
     r = cg_ctx_new(cli->root, &ctx, &e);
     if (r < 0) {
         cli_error_ctx(cli, "sample", &e, r);

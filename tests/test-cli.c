@@ -143,6 +143,9 @@ Test(cli, usage_and_invalid_input_exit_codes)
     cr_assert_geq(cg_read_all_at(AT_FDCWD, path, &err), 0);
     cr_assert(strstr(err, "bad.policy:4:") != NULL, "stderr: %s", err);
     free(err);
+    cr_assert_eq(corral_sh("--json check 2>/dev/null | grep -q "
+                           "'\"valid\":false.*\"line\":4,\"message\":'"),
+                 0, "check --json lists the problem with its line");
     cr_assert_eq(corral_sh("apply 2>/dev/null"), 1);
     struct cg_group *g = NULL;
     cr_assert_eq(cg_root_open(th_ctx(), false, &g, NULL), -ENOENT,
@@ -154,6 +157,9 @@ Test(cli, freeze_thaw_and_unknown_targets)
     need_binary();
     policy("job", "[Workload]\nClass=batch\n[Pids]\nMax=64\n");
     cr_assert_eq(corral_sh("apply >/dev/null 2>&1"), 0);
+    cr_assert_eq(corral_sh("--json apply 2>/dev/null | grep -q '^{\"dry_run\":false,\"created\":0,"
+                           "\"set\":0,\"removed\":0,\"writes\":0,'"),
+                 0, "a second apply writes nothing, and --json says so");
     cr_assert_eq(corral_sh("freeze nosuch 2>/dev/null"), 1);
     cr_assert_eq(corral_sh("thaw nosuch 2>/dev/null"), 1);
     cr_assert_eq(corral_sh("freeze job >/dev/null"), 0);
