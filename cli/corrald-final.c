@@ -68,8 +68,11 @@ static struct corrald_inst *inst_add(struct corrald *d, const char *path)
         d->cap_inst = cap;
     }
     memmove(&d->inst[i + 1], &d->inst[i], (d->n_inst - i) * sizeof(*d->inst));
-    d->inst[i] = (struct corrald_inst){.wd = -1, .pass = d->passes};
-    snprintf(d->inst[i].path, sizeof(d->inst[i].path), "%s", path);
+    d->inst[i] = (struct corrald_inst){.wd = -1, .pass = d->passes, .path = strdup(path)};
+    if (!d->inst[i].path) {
+        memmove(&d->inst[i], &d->inst[i + 1], (d->n_inst - i) * sizeof(*d->inst));
+        return NULL;
+    }
     d->n_inst++;
     d->inst[i].wd = corrald_watch_events(d, path);
     return &d->inst[i];
@@ -86,6 +89,7 @@ static void inst_clear(struct corrald *d, struct corrald_inst *x)
 static void inst_drop(struct corrald *d, size_t i)
 {
     inst_clear(d, &d->inst[i]);
+    free(d->inst[i].path);
     memmove(&d->inst[i], &d->inst[i + 1], (d->n_inst - i - 1) * sizeof(*d->inst));
     d->n_inst--;
 }
@@ -94,6 +98,12 @@ static void commit(struct corrald *d, struct corrald_inst *x)
 {
     const struct acct_group *g = &x->snap->group;
     struct corrald_fields f = {g->path, g->workload, g->account[0] ? g->account : g->workload};
+    struct acct_sample held;
+
+    /* A row the sampler held back goes first (sample.h: the hold rule). */
+    if (acct_sampler_take_held(d->sampler, g->path, &held) > 0 &&
+        held.group.generation == g->generation && held.t_ns < x->snap->t_ns)
+        (void)corrald_store(d, &held, 1, false, 0);
 
     if (corrald_store(d, x->snap, 1, true, 0) >= 0)
         corrald_log(&d->log, LOG_INFO, &f, "final usage of %s recorded (%.3f s CPU)", g->path,
@@ -185,26 +195,38 @@ void corrald_instance_gone(struct corrald *d, const char *path)
     inst_drop(d, (size_t)(x - d->inst));
 }
 
-void corrald_instances_sync(struct corrald *d, const struct acct_sample *smp, size_t n)
+/* The sampler's table and d->inst are both sorted by path: one merge, no lookups. */
+void corrald_instances_sync(struct corrald *d)
 {
+    size_t n = acct_sampler_count(d->sampler), j = 0;
     uint64_t now = mono_usec();
 
     for (size_t i = 0; i < n; i++) {
-        const struct acct_sample *s = &smp[i];
-        const struct ctl_usage *u = &s->usage;
+        struct acct_sampler_item it;
+        const struct ctl_usage *u;
         struct corrald_inst *x;
+        int c = 1;
 
-        if (s->group.kind != ACCT_INSTANCE)
+        acct_sampler_item(d->sampler, i, &it);
+        if (it.kind != ACCT_INSTANCE || !it.read)
             continue;
-        x = inst_add(d, s->group.path);
-        if (!x)
-            continue;
-        if (x->generation != s->group.generation) {
+        u = it.usage;
+        while (j < d->n_inst && (c = strcmp(d->inst[j].path, it.path)) < 0)
+            j++;
+        if (j < d->n_inst && c == 0) {
+            x = &d->inst[j];
+        } else {
+            x = inst_add(d, it.path);
+            if (!x)
+                continue;
+            j = (size_t)(x - d->inst);
+        }
+        if (x->generation != it.generation) {
             if (x->generation) {
                 inst_clear(d, x);
                 x->wd = corrald_watch_events(d, x->path);
             }
-            x->generation = s->group.generation;
+            x->generation = it.generation;
             x->seen_populated = x->final_done = false;
         }
         x->pass = d->passes;
@@ -225,10 +247,14 @@ void corrald_instances_sync(struct corrald *d, const struct acct_sample *smp, si
             snapshot(d, x);
     }
     /* Instances the pass did not see are gone (the pass walked the tree or read through
-     * every known group). */
+     * every known group); those it could not read (out of fds) are kept. */
     for (size_t i = d->n_inst; i-- > 0;) {
         struct corrald_inst *x = &d->inst[i];
+        struct acct_sampler_stats st;
         if (x->pass == d->passes)
+            continue;
+        acct_sampler_stats(d->sampler, &st);
+        if (st.unsampled > 0)
             continue;
         if (x->snap)
             commit(d, x);
@@ -250,8 +276,10 @@ void corrald_instances_sweep(struct corrald *d)
 
 void corrald_instances_free(struct corrald *d)
 {
-    for (size_t i = 0; i < d->n_inst; i++)
+    for (size_t i = 0; i < d->n_inst; i++) {
         inst_clear(d, &d->inst[i]);
+        free(d->inst[i].path);
+    }
     free(d->inst);
     d->inst = NULL;
     d->n_inst = d->cap_inst = 0;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <syslog.h>
@@ -115,11 +116,53 @@ static uint64_t cpu_usec(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Tells once what the sampler could not open or read for want of fds. */
+static void report_fds(struct corrald *d)
+{
+    struct acct_sampler_stats st;
+
+    acct_sampler_stats(d->sampler, &st);
+    if (st.unopened != d->last_unopened && st.unopened > 0)
+        corrald_log(&d->log, LOG_WARNING, NULL,
+                    "out of file descriptors (raise LimitNOFILE=): %zu group directories could "
+                    "not be opened; %zu groups under them are sampled as they were known, new "
+                    "groups there are not sampled yet",
+                    st.unopened, st.carried);
+    if (st.unsampled != d->last_unsampled && st.unsampled > 0)
+        corrald_log(&d->log, LOG_WARNING, NULL,
+                    "out of file descriptors: %zu of %zu groups could not be read this pass "
+                    "(their usage is in their next sample)",
+                    st.unsampled, st.groups);
+    d->last_unopened = st.unopened;
+    d->last_unsampled = st.unsampled;
+}
+
+/* The pass's rows, spelled out and written in batches (one transaction each). */
+static int store_rows(struct corrald *d, size_t rows)
+{
+    int r = 0;
+
+    if (rows == 0)
+        return corrald_store(d, NULL, 0, false, 0);
+    if (!d->batch) {
+        d->batch = malloc(CORRALD_BATCH * sizeof(*d->batch));
+        if (!d->batch)
+            return -ENOMEM;
+    }
+    for (size_t from = 0; from < rows;) {
+        size_t k = acct_sampler_rows(d->sampler, from, d->batch, CORRALD_BATCH);
+        int q = corrald_store(d, d->batch, k, false, 0);
+        if (q < 0 && r >= 0)
+            r = q;
+        from += k;
+    }
+    return r;
+}
+
 static void pass(struct corrald *d)
 {
-    const struct acct_sample *smp = NULL;
     struct cg_err e = {0};
-    size_t n = 0;
+    size_t rows = 0;
     bool scanned = false;
     uint64_t t_start = cpu_usec(), t_read, t_store, t_sync;
     int r;
@@ -137,23 +180,24 @@ static void pass(struct corrald *d)
         d->tree_dirty = false;
     }
     t_read = cpu_usec();
-    r = acct_sampler_read(d->sampler, &smp, &n);
-    if (r < 0) {
-        log_err(d, LOG_ERR, "cannot read the groups", NULL, r);
-        return;
-    }
+    r = acct_sampler_pass(d->sampler, ACCT_PASS_ROWS | (d->stopping ? ACCT_PASS_ALL : 0), &rows);
+    if (r < 0)
+        log_err(d, LOG_ERR, "cannot select the rows of this pass (out of memory)", NULL, r);
+    report_fds(d);
     if (scanned)
-        corrald_watch_tree(d, smp, n);
+        corrald_watch_tree(d);
     t_store = cpu_usec();
-    r = corrald_store(d, smp, n, false, 0);
+    r = store_rows(d, rows);
     t_sync = cpu_usec();
-    corrald_instances_sync(d, smp, n);
+    corrald_instances_sync(d);
     corrald_log(&d->log, LOG_DEBUG, NULL,
-                "pass %llu: %zu groups; CPU us: walk %llu, read %llu, ledger %llu, instances %llu",
-                (unsigned long long)d->passes, n, (unsigned long long)(t_read - t_start),
-                (unsigned long long)(t_store - t_read), (unsigned long long)(t_sync - t_store),
-                (unsigned long long)(cpu_usec() - t_sync));
+                "pass %llu: %zu groups, %zu rows; CPU us: walk %llu, read %llu, ledger %llu, "
+                "instances %llu",
+                (unsigned long long)d->passes, acct_sampler_count(d->sampler), rows,
+                (unsigned long long)(t_read - t_start), (unsigned long long)(t_store - t_read),
+                (unsigned long long)(t_sync - t_store), (unsigned long long)(cpu_usec() - t_sync));
     if (r >= 0 && !d->ready) {
+        size_t n = acct_sampler_count(d->sampler);
         d->ready = true;
         corrald_log(&d->log, LOG_INFO, NULL, "ready: %zu groups under %s, every %.1f s, into %s", n,
                     d->ctx->root_arg, (double)d->interval_usec / 1e6, d->o.ledger);
@@ -310,7 +354,8 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
     return 0;
 }
 
-/* The sampler keeps ~7 (v2) to ~10 (v1) files open per group. */
+/* The sampler keeps up to ~7 (v2) to ~10 (v1) files open per group, within the limit
+ * (sample.h: beyond it, groups are read by path). */
 static void raise_nofile(struct corrald *d)
 {
     struct rlimit rl;
@@ -390,6 +435,7 @@ int corrald_run(const struct corrald_opts *o)
     corrald_instances_free(&d);
     corrald_buffer_done(&d.buf);
     acct_sampler_free(d.sampler);
+    free(d.batch);
     acct_ledger_close(d.ledger);
     pol_set_free(&d.set);
     pol_config_free(&d.cfg);

@@ -104,8 +104,12 @@ static int add(struct corrald *d, const char *path, const char *file, int kind, 
         d->cap_watch = cap;
     }
     memmove(&d->watch[i + 1], &d->watch[i], (d->n_watch - i) * sizeof(*d->watch));
-    d->watch[i] = (struct corrald_watch){.wd = wd, .kind = kind};
-    snprintf(d->watch[i].path, sizeof(d->watch[i].path), "%s", path);
+    d->watch[i] = (struct corrald_watch){.wd = wd, .kind = kind, .path = strdup(path)};
+    if (!d->watch[i].path) {
+        (void)inotify_rm_watch(d->ifd, wd);
+        memmove(&d->watch[i], &d->watch[i + 1], (d->n_watch - i) * sizeof(*d->watch));
+        return -ENOMEM;
+    }
     d->n_watch++;
     return wd;
 }
@@ -115,6 +119,7 @@ static void forget(struct corrald *d, int wd)
     size_t i = find_pos(d, wd);
 
     if (i < d->n_watch && d->watch[i].wd == wd) {
+        free(d->watch[i].path);
         memmove(&d->watch[i], &d->watch[i + 1], (d->n_watch - i - 1) * sizeof(*d->watch));
         d->n_watch--;
     }
@@ -136,17 +141,20 @@ int corrald_watch_events(struct corrald *d, const char *path)
     return wd < 0 ? -1 : wd;
 }
 
-void corrald_watch_tree(struct corrald *d, const struct acct_sample *smp, size_t n)
+void corrald_watch_tree(struct corrald *d)
 {
+    size_t n = acct_sampler_count(d->sampler);
+
     /* Without a watch on the root, the next pass walks again (the root appears when the
      * first policy is applied). */
     d->tree_dirty = add(d, "", NULL, W_ROOT, TREE_MASK) < 0;
     for (size_t i = 0; i < n; i++) {
-        const struct acct_group *g = &smp[i].group;
-        if (g->kind == ACCT_CLASS)
-            (void)add(d, g->path, NULL, W_CLASS, TREE_MASK);
-        else if (g->kind == ACCT_WORKLOAD)
-            (void)add(d, g->path, NULL, W_WORKLOAD, TREE_MASK);
+        struct acct_sampler_item it;
+        acct_sampler_item(d->sampler, i, &it);
+        if (it.kind == ACCT_CLASS)
+            (void)add(d, it.path, NULL, W_CLASS, TREE_MASK);
+        else if (it.kind == ACCT_WORKLOAD)
+            (void)add(d, it.path, NULL, W_WORKLOAD, TREE_MASK);
     }
 }
 
@@ -188,6 +196,7 @@ static void on_event(struct corrald *d, const struct inotify_event *ev)
 {
     struct corrald_watch *w;
     char path[256];
+    int kind;
 
     if (ev->mask & IN_Q_OVERFLOW) {
         corrald_log(&d->log, LOG_WARNING, NULL,
@@ -210,19 +219,23 @@ static void on_event(struct corrald *d, const struct inotify_event *ev)
         return;
     if (ev->mask & IN_IGNORED) {
         /* the group is gone; an instance forgets its watch */
-        if (w->kind == W_EVENTS)
-            corrald_instance_gone(d, w->path);
+        if (w->kind == W_EVENTS) {
+            snprintf(path, sizeof(path), "%s", w->path);
+            corrald_instance_gone(d, path); /* may drop the watch entry itself */
+        }
         forget(d, ev->wd);
         return;
     }
     if (w->kind == W_EVENTS) {
-        corrald_instance_event(d, w->path);
+        snprintf(path, sizeof(path), "%s", w->path);
+        corrald_instance_event(d, path);
         return;
     }
     if (!(ev->mask & IN_ISDIR) || ev->len == 0)
         return;
     d->tree_dirty = true;
-    if (w->kind != W_WORKLOAD)
+    kind = w->kind;
+    if (kind != W_WORKLOAD)
         return;
     snprintf(path, sizeof(path), "%s/%s", w->path, ev->name);
     if (ev->mask & (IN_CREATE | IN_MOVED_TO))
@@ -273,6 +286,8 @@ void corrald_watch_done(struct corrald *d)
     if (d->ifd >= 0)
         (void)close(d->ifd);
     d->ifd = -1;
+    for (size_t i = 0; i < d->n_watch; i++)
+        free(d->watch[i].path);
     free(d->watch);
     d->watch = NULL;
     d->n_watch = d->cap_watch = 0;

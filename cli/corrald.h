@@ -86,21 +86,23 @@ int corrald_buffer_flush(struct corrald_buffer *b, struct acct_ledger *l, size_t
 
 struct corrald_watch {
     int wd;
-    int kind; /* enum in corrald-watch.c */
-    char path[200];
+    int kind;   /* enum in corrald-watch.c */
+    char *path; /* owned */
 };
 
-/* One instance group the daemon keeps an eye on until it is gone. */
+/* One instance group the daemon keeps an eye on until it is gone (~48 bytes + path). */
 struct corrald_inst {
-    char path[200];
-    uint64_t generation; /* 0 until known */
-    uint64_t pass;       /* the last pass that saw it */
-    bool seen_populated;
-    bool final_done;
-    int wd;                   /* v2: the watch on its cgroup.events, else -1 */
+    char *path;               /* owned */
+    uint64_t generation;      /* 0 until known */
+    uint64_t pass;            /* the last pass that saw it */
     struct acct_sample *snap; /* usage read once it was empty, not yet recorded */
     uint64_t snap_usec;       /* CLOCK_MONOTONIC of snap */
+    int wd;                   /* v2: the watch on its cgroup.events, else -1 */
+    bool seen_populated;
+    bool final_done;
 };
+
+#define CORRALD_BATCH 512 /* rows spelled out and written per ledger transaction */
 
 struct corrald {
     struct corrald_opts o;
@@ -127,6 +129,9 @@ struct corrald {
     size_t n_inst, cap_inst; /* sorted by path */
     struct corrald_inst *inst;
 
+    struct acct_sample *batch;            /* CORRALD_BATCH rows, spelled out for the ledger */
+    size_t last_unopened, last_unsampled; /* what was last reported */
+
     bool ready, ledger_failing, stopping;
     uint64_t passes, samples_written;
 };
@@ -149,14 +154,14 @@ void corrald_watch_done(struct corrald *d);
 /* (Re)adds the policy dir watch when it is missing. */
 void corrald_watch_policy_dir(struct corrald *d);
 /* After a scan: watches the root, class and workload dirs (for new and removed groups). */
-void corrald_watch_tree(struct corrald *d, const struct acct_sample *smp, size_t n);
+void corrald_watch_tree(struct corrald *d);
 /* Watches an instance's cgroup.events (v2); returns the wd or -1. */
 int corrald_watch_events(struct corrald *d, const char *path);
 void corrald_unwatch(struct corrald *d, int wd);
 
 /* corrald-final.c */
-/* After a read: learns new instances, forgets gone ones, records finals of empty ones. */
-void corrald_instances_sync(struct corrald *d, const struct acct_sample *smp, size_t n);
+/* After a pass: learns new instances, forgets gone ones, records finals of empty ones. */
+void corrald_instances_sync(struct corrald *d);
 /* A v2 cgroup.events change (wd) or a new instance dir (path) seen through inotify. */
 void corrald_instance_event(struct corrald *d, const char *path);
 void corrald_instance_created(struct corrald *d, const char *path);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accounting/report.h"
+#include "accounting/sample.h"
 #include "core/fileio.h"
 #include "tests/helpers.h"
 
@@ -234,13 +237,17 @@ static bool wait_weight(unsigned w, int timeout_s)
 #define WEB_POLICY(weight)                                                                         \
     "[Workload]\nClass=normal\nAccount=team-web\n\n[CPU]\nWeight=" weight "\n"
 
+static void live_instance(void);
+
 Test(daemon, ready_and_samples_appear)
 {
     th_require_cgroups();
     write_policy("web", WEB_POLICY("200"));
     start_ready();
-    cr_expect_geq(wait_count(SAMPLES_OF("normal/web"), 3, 20), 3,
-                  "fewer than 3 samples of normal/web in 20 s at a 1 s interval");
+    live_instance();
+    cr_expect_geq(wait_count(SAMPLES_OF("normal/web/run-live"), 3, 20), 3,
+                  "fewer than 3 samples of normal/web/run-live in 20 s at a 1 s interval");
+    cr_expect_geq(sql_int(SAMPLES_OF("normal/web")), 1, "the workload's first sample");
     cr_expect_eq(sql_int("SELECT count(DISTINCT account) FROM groups WHERE path = 'normal/web'"),
                  1);
     cr_expect_eq(sql_int("SELECT count(*) FROM groups WHERE path = 'normal/web' AND account = "
@@ -273,6 +280,29 @@ static pid_t run_in(struct cg_group *g, long ns)
     cr_assert_eq(cg_group_attach(g, pid, &e), 0, "attach: %s", e.detail);
     th_release(rel);
     return pid;
+}
+
+static int sleep_until_killed(void *arg)
+{
+    for (;;)
+        pause();
+    return 0;
+}
+
+/* An instance with a task, so the daemon writes a row of it at every pass (an idle
+ * workload group's rows are held back to one per minute: accounting/sample.h). */
+static void live_instance(void)
+{
+    struct cg_group *g = NULL;
+    struct cg_err e = {0};
+    int rel;
+
+    cr_assert_eq(cg_group_open(th_ctx(), "normal/web/run-live", true, &g, NULL, &e), 0, "%s",
+                 e.detail);
+    burner_pid = th_fork_held(sleep_until_killed, NULL, &rel);
+    cr_assert_eq(cg_group_attach(g, burner_pid, &e), 0, "attach: %s", e.detail);
+    th_release(rel);
+    cg_group_free(g);
 }
 
 Test(daemon, brief_instance_gets_one_final)
@@ -359,7 +389,8 @@ Test(daemon, sigterm_takes_a_last_sample_and_exits_0)
     th_require_cgroups();
     write_policy("web", WEB_POLICY("200"));
     start_ready();
-    cr_assert_geq(wait_count(SAMPLES_OF("normal/web"), 2, 20), 2);
+    live_instance();
+    cr_assert_geq(wait_count(SAMPLES_OF("normal/web/run-live"), 2, 20), 2);
     before = sql_int(SAMPLES_OF("normal/web"));
     clock_gettime(CLOCK_REALTIME, &ts);
     t_kill = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -443,7 +474,8 @@ Test(daemon, locked_ledger_is_caught_up)
     th_require_cgroups();
     write_policy("web", WEB_POLICY("200"));
     start_ready();
-    cr_assert_geq(wait_count(SAMPLES_OF("normal/web"), 2, 20), 2);
+    live_instance();
+    cr_assert_geq(wait_count(SAMPLES_OF("normal/web/run-live"), 2, 20), 2);
     cr_assert_eq(sqlite3_open_v2(ledger_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -454,7 +486,7 @@ Test(daemon, locked_ledger_is_caught_up)
     cr_assert_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     sleep(7); /* one blocked pass may still be waiting out its busy timeout */
-    gap = sql_int(SAMPLES_OF("normal/web") " AND s.t_ns BETWEEN %lld AND %lld", t0, t1);
+    gap = sql_int(SAMPLES_OF("normal/web/run-live") " AND s.t_ns BETWEEN %lld AND %lld", t0, t1);
     cr_expect_geq(gap, 1, "no sample taken while the ledger was locked was written later");
     cr_expect_eq(stop_daemon(SIGTERM), 0);
     {
@@ -463,4 +495,255 @@ Test(daemon, locked_ledger_is_caught_up)
         cr_expect_not_null(strstr(log, "writable again"), "log:\n%s", log);
         free(log);
     }
+}
+
+/* ---- the sampler rules corrald relies on (accounting/sample.h) ---- */
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void *userdata)
+{
+    return fake_now;
+}
+
+struct minute_row {
+    char path[64];
+    int64_t minute, v[10];
+};
+
+/* rollup_minute of a ledger, by (path, minute). */
+static size_t load_minutes(const char *path, struct minute_row *rows, size_t cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t n = 0;
+
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT g.path, r.minute, r.d_cpu_user_ns, r.d_cpu_system_ns, "
+                                    "r.d_oom_kills, r.d_throttled_ns, r.d_wall_ns, r.d_frozen_ns, "
+                                    "r.mem_peak, r.d_cpu_reserved_ns, r.d_mem_bs, "
+                                    "r.d_mem_reserved_bs FROM rollup_minute r JOIN groups g ON "
+                                    "g.id = r.group_id ORDER BY g.path, r.minute",
+                                    -1, &st, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    while (sqlite3_step(st) == SQLITE_ROW && n < cap) {
+        snprintf(rows[n].path, sizeof(rows[n].path), "%s", sqlite3_column_text(st, 0));
+        rows[n].minute = sqlite3_column_int64(st, 1);
+        for (int k = 0; k < 10; k++)
+            rows[n].v[k] = sqlite3_column_int64(st, 2 + k);
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void freeze(struct cg_group *g, bool on)
+{
+    bool v2 = cg_ctx_is_v2(th_ctx());
+    struct cg_err e = {0};
+
+    cr_assert_eq(cg_group_write(g, CG_H_FREEZER, v2 ? "cgroup.freeze" : "freezer.state",
+                                v2 ? (on ? "1" : "0") : (on ? "FROZEN" : "THAWED"), &e),
+                 0, "%s", e.detail);
+    usleep(100000);
+}
+
+/* Ledger A gets every group at every pass, ledger B only the rows of the hold rule; both
+ * from the same reads, at synthetic times 7.123 s apart over 24 minutes, while an
+ * instance gets a task and loses it and another is frozen and thawed. Every minute's
+ * rollup is the same (the memory integral within the rounding of one step per held row),
+ * and so is a report over whole minutes. */
+Test(daemon, sampler_hold_rule_keeps_every_minute)
+{
+    struct cg_group *idle = NULL, *task = NULL, *frz = NULL;
+    struct acct_sampler *s = NULL;
+    struct acct_ledger *la = NULL, *lb = NULL;
+    struct cg_err e = {0};
+    char pa[160], pb[160];
+    const size_t cap = 4096;
+    struct minute_row *ra = calloc(cap, sizeof(*ra)), *rb = calloc(cap, sizeof(*rb));
+    struct acct_sample *buf = calloc(64, sizeof(*buf));
+    uint64_t t0, held_total = 0;
+    size_t na, nb, rows_a = 0, rows_b = 0;
+    pid_t pid = -1;
+    int rel;
+
+    th_require_cgroups();
+    cr_assert_eq(cg_group_open(th_ctx(), "normal/hold/run-idle", true, &idle, NULL, &e), 0, "%s",
+                 e.detail);
+    cr_assert_eq(cg_group_open(th_ctx(), "normal/hold/run-task", true, &task, NULL, &e), 0, "%s",
+                 e.detail);
+    cr_assert_eq(cg_group_open(th_ctx(), "normal/hold/run-frz", true, &frz, NULL, &e), 0, "%s",
+                 e.detail);
+    snprintf(pa, sizeof(pa), "%s/every.db", tmpdir);
+    snprintf(pb, sizeof(pb), "%s/held.db", tmpdir);
+    cr_assert_eq(acct_ledger_open(pa, 0, &la, &e), 0, "%s", e.detail);
+    cr_assert_eq(acct_ledger_open(pb, 0, &lb, &e), 0, "%s", e.detail);
+    cr_assert_eq(acct_sampler_new(th_ctx(), NULL, NULL, &s), 0);
+    acct_sampler_set_clock(s, fake_clock, NULL);
+    cr_assert_geq(acct_sampler_scan(s, &e), 4, "%s", e.detail);
+    /* two hours ago, 0.3 s into a minute */
+    t0 = (acct_now_ns() / ACCT_HOUR_NS - 2) * ACCT_HOUR_NS + 300000000u;
+    for (int p = 0; p < 200; p++) {
+        size_t rows, n = acct_sampler_count(s);
+        struct acct_sampler_stats st;
+
+        fake_now = t0 + (uint64_t)p * 7123000000u;
+        if (p == 30) {
+            pid = th_fork_held(sleep_until_killed, NULL, &rel);
+            cr_assert_eq(cg_group_attach(task, pid, &e), 0, "%s", e.detail);
+            th_release(rel);
+            burner_pid = pid;
+        } else if (p == 60) {
+            th_kill_wait(pid);
+            burner_pid = -1;
+        } else if (p == 90) {
+            freeze(frz, true);
+        } else if (p == 120) {
+            freeze(frz, false);
+        }
+        cr_assert_eq(acct_sampler_pass(s, ACCT_PASS_ROWS | (p == 199 ? ACCT_PASS_ALL : 0), &rows),
+                     0);
+        acct_sampler_stats(s, &st);
+        held_total += st.held;
+        for (size_t from = 0; from < rows;) {
+            size_t k = acct_sampler_rows(s, from, buf, 64);
+            cr_assert_eq(acct_ledger_write(lb, buf, k, NULL, &e), 0, "%s", e.detail);
+            from += k;
+            rows_b += k;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct acct_sampler_item it;
+            acct_sampler_item(s, i, &it);
+            cr_assert(it.read, "%s not read", it.path);
+            acct_sampler_get(s, i, &buf[0]);
+            cr_assert_eq(acct_ledger_write(la, buf, 1, NULL, &e), 0, "%s", e.detail);
+            rows_a++;
+        }
+    }
+    acct_sampler_free(s);
+    acct_ledger_close(la);
+    acct_ledger_close(lb);
+    cr_expect_lt(rows_b * 4, rows_a, "the hold rule wrote %zu rows of %zu", rows_b, rows_a);
+    cr_expect_gt(held_total, 0);
+
+    na = load_minutes(pa, ra, cap);
+    nb = load_minutes(pb, rb, cap);
+    cr_assert_eq(na, nb, "minutes with usage: %zu every pass, %zu held", na, nb);
+    for (size_t i = 0; i < na; i++) {
+        cr_assert_str_eq(ra[i].path, rb[i].path);
+        cr_assert_eq(ra[i].minute, rb[i].minute, "%s", ra[i].path);
+        /* exact: CPU, OOM, throttled, wall, frozen, peak, CPU reservation (no limit) */
+        for (int k = 0; k < 8; k++)
+            cr_expect_eq(ra[i].v[k], rb[i].v[k], "%s minute %lld column %d: %lld != %lld",
+                         ra[i].path, (long long)ra[i].minute, k, (long long)ra[i].v[k],
+                         (long long)rb[i].v[k]);
+        /* memory integral: rounded per step (delta.h), so within one per row held */
+        for (int k = 8; k < 10; k++)
+            cr_expect(llabs(ra[i].v[k] - rb[i].v[k]) <= 10, "%s minute %lld mem %lld != %lld",
+                      ra[i].path, (long long)ra[i].minute, (long long)ra[i].v[k],
+                      (long long)rb[i].v[k]);
+    }
+    {
+        /* and a report over whole minutes */
+        struct acct_report *a = NULL, *b = NULL;
+        struct acct_report_opts o = {.from_ns = t0 / ACCT_MINUTE_NS * ACCT_MINUTE_NS,
+                                     .to_ns = (fake_now / ACCT_MINUTE_NS + 1) * ACCT_MINUTE_NS,
+                                     .by = ACCT_BY_INSTANCE};
+        cr_assert_eq(acct_ledger_open(pa, ACCT_LEDGER_READONLY, &la, &e), 0, "%s", e.detail);
+        cr_assert_eq(acct_ledger_open(pb, ACCT_LEDGER_READONLY, &lb, &e), 0, "%s", e.detail);
+        cr_assert_eq(acct_report_build(la, &o, &a, &e), 0, "%s", e.detail);
+        cr_assert_eq(acct_report_build(lb, &o, &b, &e), 0, "%s", e.detail);
+        cr_assert_eq(a->n, b->n);
+        for (size_t i = 0; i <= a->n; i++) {
+            const struct acct_report_row *x = i < a->n ? &a->rows[i] : &a->total,
+                                         *y = i < a->n ? &b->rows[i] : &b->total;
+            cr_expect_str_eq(x->key, y->key);
+            cr_expect_eq(x->instances, y->instances, "%s", x->key);
+            cr_expect_eq(x->cpu_user_ns + x->cpu_system_ns, y->cpu_user_ns + y->cpu_system_ns);
+            cr_expect_eq(x->wall_ns, y->wall_ns, "%s wall", x->key);
+            cr_expect_eq(x->frozen_ns, y->frozen_ns, "%s frozen", x->key);
+            cr_expect_eq(x->mem_peak, y->mem_peak, "%s", x->key);
+            cr_expect(x->mem_bs >= y->mem_bs ? x->mem_bs - y->mem_bs <= 200
+                                             : y->mem_bs - x->mem_bs <= 200,
+                      "%s mem %llu != %llu", x->key, (unsigned long long)x->mem_bs,
+                      (unsigned long long)y->mem_bs);
+        }
+        cr_expect_gt(a->total.frozen_ns, 0, "the frozen instance shows frozen time");
+        acct_report_free(a);
+        acct_report_free(b);
+        acct_ledger_close(la);
+        acct_ledger_close(lb);
+    }
+    free(ra);
+    free(rb);
+    free(buf);
+    cg_group_free(idle);
+    cg_group_free(task);
+    cg_group_free(frz);
+}
+
+/* Out of fds: the sampler reads what it cannot keep open by path, and when it cannot
+ * open anything any more it samples what it holds and says how many it could not. */
+Test(daemon, sampler_out_of_fds_degrades)
+{
+    struct acct_sampler *s = NULL;
+    struct acct_sampler_stats st;
+    struct cg_err e = {0};
+    struct rlimit rl = {.rlim_cur = 96, .rlim_max = 0};
+    int *hog = calloc(4096, sizeof(int)), nhog = 0, n;
+    const struct acct_sample *smp;
+    size_t ns;
+
+    th_require_cgroups();
+    for (int i = 0; i < 40; i++) {
+        struct cg_group *g = NULL;
+        char p[64];
+        snprintf(p, sizeof(p), "normal/many/run-%d", i);
+        cr_assert_eq(cg_group_open(th_ctx(), p, true, &g, NULL, &e), 0, "%s", e.detail);
+        cg_group_free(g);
+    }
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = 96;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    cr_assert_eq(acct_sampler_new(th_ctx(), NULL, NULL, &s), 0);
+    n = acct_sampler_scan(s, &e);
+    cr_assert_eq(n, 42, "%d groups: %s", n, e.detail);
+    acct_sampler_stats(s, &st);
+    cr_expect_gt(st.on_demand, 0, "96 fds cannot hold 42 groups' files");
+    cr_assert_eq(acct_sampler_read(s, &smp, &ns), 0);
+    cr_expect_eq(ns, 42, "every group read, %zu by path", st.on_demand);
+    cr_expect_neq(smp[0].usage.mem_current, CTL_UNSET);
+    cr_expect_neq(smp[41].usage.mem_current, CTL_UNSET);
+
+    /* now take every fd left, and add groups the walk cannot open */
+    for (int i = 40; i < 45; i++) {
+        struct cg_group *g = NULL;
+        char p[64];
+        snprintf(p, sizeof(p), "normal/many/run-%d", i);
+        cr_assert_eq(cg_group_open(th_ctx(), p, true, &g, NULL, &e), 0, "%s", e.detail);
+        cg_group_free(g);
+    }
+    while (nhog < 4096 && (hog[nhog] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        nhog++;
+    cr_assert_eq(errno, EMFILE);
+    n = acct_sampler_scan(s, &e);
+    cr_assert_geq(n, 0, "the walk fails as a whole: %s", e.detail);
+    acct_sampler_stats(s, &st);
+    cr_expect_gt(st.unopened, 0, "says what it could not open");
+    cr_assert_eq(acct_sampler_read(s, &smp, &ns), 0);
+    acct_sampler_stats(s, &st);
+    cr_expect_gt(ns, 0, "samples the groups it holds open");
+    cr_expect_eq(ns + st.unsampled, st.groups, "%zu read + %zu unsampled", ns, st.unsampled);
+
+    while (nhog > 0)
+        close(hog[--nhog]);
+    cr_assert_eq(acct_sampler_scan(s, &e), 47, "%s", e.detail);
+    cr_assert_eq(acct_sampler_read(s, &smp, &ns), 0);
+    cr_expect_eq(ns, 47, "all back once fds are free");
+    acct_sampler_stats(s, &st);
+    cr_expect_eq(st.unopened, 0);
+    acct_sampler_free(s);
+    free(hog);
 }
