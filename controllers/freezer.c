@@ -5,7 +5,6 @@
  * event-driven. v1: freezer.state; reading it makes the kernel re-check its tasks, and
  * there is no notification, so the state is re-read within a time budget.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -187,35 +186,17 @@ static void stuck_add(int dfd, bool v2, struct ctl_freeze_stuck *stuck)
     }
 }
 
-/* Lists the tasks of the group and the groups below it that have not stopped (a freeze
- * covers the whole subtree, and on v1 each group lists only its own tasks). */
-static void stuck_walk(int dfd, bool v2, struct ctl_freeze_stuck *stuck, int depth)
+struct stuck_walk {
+    bool v2;
+    struct ctl_freeze_stuck *stuck;
+};
+
+static int stuck_one(int dfd, void *userdata)
 {
-    struct dirent *de;
-    DIR *d;
-    int fd;
+    struct stuck_walk *w = userdata;
 
-    stuck_add(dfd, v2, stuck);
-    if (depth >= 16 || stuck->n >= ARRAY_SIZE(stuck->p))
-        return;
-    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    while ((de = readdir(d))) {
-        _cleanup_close_ int cfd = -1;
-
-        if (de->d_type != DT_DIR || de->d_name[0] == '.')
-            continue;
-        cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (cfd >= 0)
-            stuck_walk(cfd, v2, stuck, depth + 1);
-    }
-    closedir(d);
+    stuck_add(dfd, w->v2, w->stuck);
+    return w->stuck->n >= ARRAY_SIZE(w->stuck->p); /* full: stop, no error */
 }
 
 static void fill_stuck(struct cg_group *g, int fd, struct ctl_freeze_stuck *stuck)
@@ -223,7 +204,9 @@ static void fill_stuck(struct cg_group *g, int fd, struct ctl_freeze_stuck *stuc
     if (!stuck)
         return;
     stuck->n = 0;
-    stuck_walk(fd, cg_ctx_is_v2(g->ctx), stuck, 0);
+    /* The whole subtree: a freeze covers it, and on v1 each group lists only its own
+     * tasks. */
+    (void)cg_walk_dirs(fd, stuck_one, &(struct stuck_walk){cg_ctx_is_v2(g->ctx), stuck}, 16);
 }
 
 /* v2: waits until cgroup.events says frozen == want, or the deadline. */

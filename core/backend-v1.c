@@ -4,7 +4,6 @@
  * created, joined and removed in each. Hierarchies mounted together ("cpu,cpuacct") share
  * one directory and are handled once.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -128,46 +127,41 @@ static int v1_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
     return 0;
 }
 
-/* Collects the pids of the directory dfd and every directory below it into *v. */
-static int collect_tree(int dfd, pid_t **v, size_t *n)
+struct pid_list {
+    pid_t *v;
+    size_t n;
+};
+
+/* Appends the pids of one directory (cgroup.procs lists only the group's own). */
+static int collect_one(int dfd, void *userdata)
 {
+    struct pid_list *l = userdata;
     _cleanup_free_ pid_t *p = NULL;
     size_t m = 0;
-    DIR *d;
-    struct dirent *de;
-    int fd, r;
+    int r;
 
     r = cg_read_pids_at(dfd, "cgroup.procs", &p, &m);
     if (r < 0)
         return r == -ENOENT ? 0 : r;
     if (m > 0) {
-        pid_t *nv = realloc(*v, (*n + m) * sizeof(pid_t));
+        pid_t *nv = realloc(l->v, (l->n + m) * sizeof(pid_t));
         if (!nv)
             return -ENOMEM;
-        *v = nv;
-        memcpy(*v + *n, p, m * sizeof(pid_t));
-        *n += m;
+        l->v = nv;
+        memcpy(l->v + l->n, p, m * sizeof(pid_t));
+        l->n += m;
     }
-    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    d = fdopendir(fd);
-    if (!d) {
-        r = -errno;
-        close(fd);
-        return r;
-    }
-    r = 0;
-    while (r >= 0 && (de = readdir(d))) {
-        _cleanup_close_ int cfd = -1;
-        if (de->d_type != DT_DIR || de->d_name[0] == '.')
-            continue;
-        cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (cfd < 0)
-            continue;
-        r = collect_tree(cfd, v, n);
-    }
-    closedir(d);
+    return 0;
+}
+
+/* Collects the pids of the directory dfd and every directory below it into *v. */
+static int collect_tree(int dfd, pid_t **v, size_t *n)
+{
+    struct pid_list l = {.v = *v, .n = *n};
+    int r = cg_walk_dirs(dfd, collect_one, &l, 64);
+
+    *v = l.v;
+    *n = l.n;
     return r;
 }
 
@@ -203,31 +197,16 @@ static int v1_populated(struct cg_group *g)
     return n > 0;
 }
 
+static int thaw_one(int dfd, void *userdata)
+{
+    (void)cg_write_at(dfd, "freezer.state", "THAWED");
+    return 0;
+}
+
 /* Thaws every freezer directory from dfd down, so SIGKILL can be delivered. */
 static void thaw_tree(int dfd)
 {
-    DIR *d;
-    struct dirent *de;
-    int fd;
-
-    (void)cg_write_at(dfd, "freezer.state", "THAWED");
-    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    while ((de = readdir(d))) {
-        _cleanup_close_ int cfd = -1;
-        if (de->d_type != DT_DIR || de->d_name[0] == '.')
-            continue;
-        cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (cfd >= 0)
-            thaw_tree(cfd);
-    }
-    closedir(d);
+    (void)cg_walk_dirs(dfd, thaw_one, NULL, 64);
 }
 
 void cg_kill_pids(const pid_t *pids, size_t n)

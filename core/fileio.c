@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -241,4 +242,43 @@ int cg_read_pids_at(int dirfd, const char *file, pid_t **ret, size_t *ret_n)
     *ret = TAKE_PTR(pids);
     *ret_n = n;
     return 0;
+}
+
+static int walk_dirs(int dfd, int (*fn)(int, void *), void *userdata, unsigned depth_left)
+{
+    struct dirent *de;
+    DIR *d;
+    int fd, r;
+
+    r = fn(dfd, userdata);
+    if (r != 0 || depth_left == 0)
+        return r;
+    /* A fresh open for the listing: dfd's own offset is left alone. */
+    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    d = fdopendir(fd);
+    if (!d) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    while (r == 0 && (de = readdir(d))) {
+        _cleanup_close_ int cfd = -1;
+
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            continue;
+        cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (cfd < 0)
+            continue; /* removed meanwhile, or not ours to follow */
+        r = walk_dirs(cfd, fn, userdata, depth_left - 1);
+    }
+    closedir(d);
+    return r;
+}
+
+int cg_walk_dirs(int dfd, int (*fn)(int dfd, void *userdata), void *userdata, unsigned max_depth)
+{
+    int r = walk_dirs(dfd, fn, userdata, max_depth);
+    return r < 0 ? r : 0;
 }

@@ -45,3 +45,9 @@ int cg_read_pids_at(int dirfd, const char *file, pid_t **ret, size_t *ret_n);
 
 /* Writes the whole buffer to fd; returns 0 or -errno. */
 int cg_write_full(int fd, const void *buf, size_t len);
+
+/* Calls fn on dfd and then on every directory below it (pre-order), each opened without
+ * following symlinks, at most max_depth levels down. fn returns < 0 to stop with that
+ * error, > 0 to stop the walk early without one, 0 to go on. Entries that vanish during
+ * the walk are skipped. Returns fn's error, or 0. */
+int cg_walk_dirs(int dfd, int (*fn)(int dfd, void *userdata), void *userdata, unsigned max_depth);

@@ -287,32 +287,25 @@ static bool workload_wanted(const struct pol_policy **members, size_t n_members,
     return bsearch(name, members, n_members, sizeof(*members), cmp_name_policy) != NULL;
 }
 
+static int prune_one(void *userdata, struct cg_group *g, struct cg_err *e)
+{
+    return cg_txn_remove(userdata, g, e);
+}
+
 /* Removes g and everything below it through t, deepest first, unless a process lives
  * anywhere in it (then it is reported and nothing of it is removed). */
 static int prune_group(struct cg_group *g, struct cg_txn *t, struct pol_apply_result *res,
                        struct cg_err *e)
 {
-    _cleanup_(cg_strv_freep) char **kids = NULL;
     int r;
 
+    /* populated covers the whole subtree: when it is 0, nothing below holds a process. */
     r = cg_group_populated(g);
     if (r < 0)
         return cg_err_set(e, r, g->path, NULL, "cannot tell whether the group holds processes");
     if (r > 0)
         return add_busy(res, g->path);
-    r = cg_group_children(g, &kids);
-    if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "cannot list child groups");
-    for (char **k = kids; *k; k++) {
-        _cleanup_(cg_group_freep) struct cg_group *c = NULL;
-        r = cg_group_child(g, *k, false, &c, NULL, e);
-        if (r < 0)
-            return r;
-        r = prune_group(c, t, res, e);
-        if (r < 0)
-            return r;
-    }
-    return cg_txn_remove(t, g, e);
+    return cg_group_walk_post(g, prune_one, t, e);
 }
 
 /* A class no policy uses: its unnamed workloads go (busy ones are kept and reported),
