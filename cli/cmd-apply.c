@@ -89,17 +89,9 @@ static void print_json(const struct cg_txn *t, const struct pol_apply_result *re
         fputs(i ? "," : "", stdout);
         cli_json_string(stdout, res->busy[i]);
     }
-    fputs("],\"warnings\":[", stdout);
-    for (size_t i = 0; i < res->n_warnings; i++) {
-        printf("%s{\"group\":", i ? "," : "");
-        cli_json_string(stdout, res->warnings[i].group);
-        fputs(",\"key\":", stdout);
-        cli_json_string(stdout, res->warnings[i].key);
-        fputs(",\"message\":", stdout);
-        cli_json_string(stdout, res->warnings[i].msg);
-        fputc('}', stdout);
-    }
-    fputs("]}\n", stdout);
+    fputs("],\"warnings\":", stdout);
+    cli_json_warnings(stdout, res);
+    fputs("}\n", stdout);
 }
 
 int cmd_apply(struct cli *cli, int argc, char **argv)
@@ -136,19 +128,12 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
     n_files = (size_t)(argc - optind);
     prune = n_files == 0;
 
-    r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, argv + optind, n_files, &cfg,
-                     &set, &diags);
-    if (r >= 0)
-        r = cli_check_filesystems(&set, &diags);
+    r = cli_load_policies(cli, argv + optind, n_files, &cfg, &set, &diags);
     if (r < 0) {
         cli_error_ctx(cli, "apply", NULL, r);
         return EXIT_SYSTEM;
     }
     if (diags.n > 0) {
-        for (size_t i = 0; i < diags.n; i++) {
-            char buf[1024];
-            fprintf(stderr, "%s\n", pol_diag_format(&diags.d[i], buf, sizeof(buf)));
-        }
         cli_error(cli, "%zu problem%s found; nothing was applied", diags.n,
                   diags.n == 1 ? "" : "s");
         ret = EXIT_INVALID;

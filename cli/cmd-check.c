@@ -40,17 +40,9 @@ static void print_json(const struct pol_diags *d, const struct pol_set *set,
         cli_json_string(stdout, d->d[i].msg);
         fputc('}', stdout);
     }
-    fputs("],\"warnings\":[", stdout);
-    for (size_t i = 0; i < res->n_warnings; i++) {
-        printf("%s{\"group\":", i ? "," : "");
-        cli_json_string(stdout, res->warnings[i].group);
-        fputs(",\"key\":", stdout);
-        cli_json_string(stdout, res->warnings[i].key);
-        fputs(",\"message\":", stdout);
-        cli_json_string(stdout, res->warnings[i].msg);
-        fputc('}', stdout);
-    }
-    fputs("]}\n", stdout);
+    fputs("],\"warnings\":", stdout);
+    cli_json_warnings(stdout, res);
+    fputs("}\n", stdout);
 }
 
 int cmd_check(struct cli *cli, int argc, char **argv)
@@ -75,17 +67,10 @@ int cmd_check(struct cli *cli, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, argv + optind,
-                     (size_t)(argc - optind), &cfg, &set, &diags);
-    if (r >= 0)
-        r = cli_check_filesystems(&set, &diags);
+    r = cli_load_policies(cli, argv + optind, (size_t)(argc - optind), &cfg, &set, &diags);
     if (r < 0) {
         cli_error_ctx(cli, "check", NULL, r);
         return EXIT_SYSTEM;
-    }
-    for (size_t i = 0; i < diags.n; i++) {
-        char buf[1024];
-        fprintf(stderr, "%s\n", pol_diag_format(&diags.d[i], buf, sizeof(buf)));
     }
     if (diags.n > 0) {
         cli_error(cli, "%zu problem%s found", diags.n, diags.n == 1 ? "" : "s");

@@ -109,13 +109,7 @@ static int load_policy(struct cli *cli, const char *name, struct pol_config *cfg
         files[0] = file;
         nf = 1;
     }
-    r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, files, nf, cfg, set, &d);
-    if (r >= 0)
-        r = cli_check_filesystems(set, &d);
-    for (size_t i = 0; i < d.n; i++) {
-        char buf[600];
-        fprintf(stderr, "%s\n", pol_diag_format(&d.d[i], buf, sizeof(buf)));
-    }
+    r = cli_load_policies(cli, files, nf, cfg, set, &d);
     if (r >= 0 && d.n > 0)
         r = -EINVAL;
     pol_diags_free(&d);

@@ -42,3 +42,34 @@ int cli_check_filesystems(const struct pol_set *set, struct pol_diags *diags)
         pol_diags_sort(diags);
     return 0;
 }
+
+int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
+                      struct pol_config *cfg, struct pol_set *set, struct pol_diags *diags)
+{
+    int r;
+
+    r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, files, n_files, cfg, set,
+                     diags);
+    if (r >= 0)
+        r = cli_check_filesystems(set, diags);
+    for (size_t i = 0; i < diags->n; i++) {
+        char buf[1024];
+        fprintf(stderr, "%s\n", pol_diag_format(&diags->d[i], buf, sizeof(buf)));
+    }
+    return r < 0 ? r : 0;
+}
+
+void cli_json_warnings(FILE *f, const struct pol_apply_result *res)
+{
+    fputc('[', f);
+    for (size_t i = 0; i < res->n_warnings; i++) {
+        fprintf(f, "%s{\"group\":", i ? "," : "");
+        cli_json_string(f, res->warnings[i].group);
+        fputs(",\"key\":", f);
+        cli_json_string(f, res->warnings[i].key);
+        fputs(",\"message\":", f);
+        cli_json_string(f, res->warnings[i].msg);
+        fputc('}', f);
+    }
+    fputc(']', f);
+}

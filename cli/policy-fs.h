@@ -6,12 +6,27 @@
  * the syntax of [Filesystem] (it must not depend on the launcher); what only the running
  * system can tell (a root that does not exist, a layer through a symlink, no overlayfs) is
  * launch_fs_check()'s. check, apply and run call this after loading the policies, so the
- * three refuse the same policies, with the same FILE:LINE messages.
+ * three refuse the same policies, with the same FILE:LINE messages. It also holds what
+ * those commands share around loading policies and printing their warnings.
  */
 
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "policy/apply.h"
 #include "policy/policy.h"
 
 /* Runs launch_fs_check on every policy of set that has a [Filesystem], adding each problem
  * to diags as "FILE:LINE: Filesystem.KEY='VALUE': reason", then sorts diags. Returns
  * -ENOMEM only; the problems themselves are in diags. */
 int cli_check_filesystems(const struct pol_set *set, struct pol_diags *diags);
+
+/* What check, apply and run do first: loads corral.conf and the policies (the given files,
+ * or every *.policy of the policy dir), runs cli_check_filesystems, and prints every
+ * problem as FILE:LINE: message on stderr. Returns the loader's own error (< 0), else 0;
+ * the problems stay in diags (the set is usable only when diags->n == 0). */
+int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
+                      struct pol_config *cfg, struct pol_set *set, struct pol_diags *diags);
+
+/* The "warnings" array of --json output: [{"group", "key", "message"}...]. */
+void cli_json_warnings(FILE *f, const struct pol_apply_result *res);
