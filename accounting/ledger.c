@@ -13,6 +13,21 @@
 
 /* Migration i takes the schema from version i to i + 1. Never edit a released step:
  * add a new one. */
+/* How a rollup row (hour or minute) takes one more sample's deltas: both rollups must add
+ * up exactly the same way, so they share this text. */
+#define ROLLUP_ACCUMULATE                                                                          \
+    " SET n = n + 1,"                                                                              \
+    " d_cpu_user_ns = d_cpu_user_ns + excluded.d_cpu_user_ns,"                                     \
+    " d_cpu_system_ns = d_cpu_system_ns + excluded.d_cpu_system_ns,"                               \
+    " d_mem_bs = d_mem_bs + excluded.d_mem_bs,"                                                    \
+    " d_oom_kills = d_oom_kills + excluded.d_oom_kills,"                                           \
+    " d_throttled_ns = d_throttled_ns + excluded.d_throttled_ns,"                                  \
+    " d_wall_ns = d_wall_ns + excluded.d_wall_ns,"                                                 \
+    " d_frozen_ns = d_frozen_ns + excluded.d_frozen_ns,"                                           \
+    " d_cpu_reserved_ns = d_cpu_reserved_ns + excluded.d_cpu_reserved_ns,"                         \
+    " d_mem_reserved_bs = d_mem_reserved_bs + excluded.d_mem_reserved_bs,"                         \
+    " mem_peak = max(mem_peak, excluded.mem_peak)"
+
 static const char *const migrations[ACCT_SCHEMA_VERSION] = {
     "CREATE TABLE groups ("
     "  id INTEGER PRIMARY KEY,"
@@ -89,17 +104,7 @@ static const char *const migrations[ACCT_SCHEMA_VERSION] = {
     "   NEW.d_cpu_user_ns, NEW.d_cpu_system_ns, NEW.d_mem_bs, NEW.d_oom_kills,"
     "   NEW.d_throttled_ns, NEW.d_wall_ns, NEW.d_frozen_ns, NEW.d_cpu_reserved_ns,"
     "   NEW.d_mem_reserved_bs, coalesce(NEW.mem_peak, 0))"
-    "  ON CONFLICT (group_id, minute) DO UPDATE SET n = n + 1,"
-    "   d_cpu_user_ns = d_cpu_user_ns + excluded.d_cpu_user_ns,"
-    "   d_cpu_system_ns = d_cpu_system_ns + excluded.d_cpu_system_ns,"
-    "   d_mem_bs = d_mem_bs + excluded.d_mem_bs,"
-    "   d_oom_kills = d_oom_kills + excluded.d_oom_kills,"
-    "   d_throttled_ns = d_throttled_ns + excluded.d_throttled_ns,"
-    "   d_wall_ns = d_wall_ns + excluded.d_wall_ns,"
-    "   d_frozen_ns = d_frozen_ns + excluded.d_frozen_ns,"
-    "   d_cpu_reserved_ns = d_cpu_reserved_ns + excluded.d_cpu_reserved_ns,"
-    "   d_mem_reserved_bs = d_mem_reserved_bs + excluded.d_mem_reserved_bs,"
-    "   mem_peak = max(mem_peak, excluded.mem_peak);"
+    "  ON CONFLICT (group_id, minute) DO UPDATE" ROLLUP_ACCUMULATE ";"
     " END;",
 };
 
@@ -130,17 +135,7 @@ static const char *const stmt_sql[_ST_MAX] = {
         "INSERT OR IGNORE INTO samples VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
         " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
     [ST_ROLLUP] = "INSERT INTO rollup_hour VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                  " ?11, ?12) ON CONFLICT (group_id, hour) DO UPDATE SET n = n + 1,"
-                  " d_cpu_user_ns = d_cpu_user_ns + excluded.d_cpu_user_ns,"
-                  " d_cpu_system_ns = d_cpu_system_ns + excluded.d_cpu_system_ns,"
-                  " d_mem_bs = d_mem_bs + excluded.d_mem_bs,"
-                  " d_oom_kills = d_oom_kills + excluded.d_oom_kills,"
-                  " d_throttled_ns = d_throttled_ns + excluded.d_throttled_ns,"
-                  " d_wall_ns = d_wall_ns + excluded.d_wall_ns,"
-                  " d_frozen_ns = d_frozen_ns + excluded.d_frozen_ns,"
-                  " d_cpu_reserved_ns = d_cpu_reserved_ns + excluded.d_cpu_reserved_ns,"
-                  " d_mem_reserved_bs = d_mem_reserved_bs + excluded.d_mem_reserved_bs,"
-                  " mem_peak = max(mem_peak, excluded.mem_peak)",
+                  " ?11, ?12) ON CONFLICT (group_id, hour) DO UPDATE" ROLLUP_ACCUMULATE,
     [ST_END] = "UPDATE groups SET end_ns = ?2, start_ns = coalesce(start_ns, ?3) WHERE id = ?1",
     [ST_EVENT] = "INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3)",
 };

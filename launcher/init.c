@@ -19,15 +19,6 @@ pid_t launch_raw_fork(void)
     return (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, 0UL, 0UL, 0UL);
 }
 
-static int status_to_code(int st)
-{
-    if (WIFEXITED(st))
-        return WEXITSTATUS(st);
-    if (WIFSIGNALED(st))
-        return 128 + WTERMSIG(st);
-    return 255;
-}
-
 _Noreturn void launch_init_loop(pid_t main, const sigset_t *forward)
 {
     sigset_t set = *forward;
@@ -43,7 +34,7 @@ _Noreturn void launch_init_loop(pid_t main, const sigset_t *forward)
         while ((p = waitpid(-1, &st, WNOHANG)) > 0)
             if (p == main)
                 /* Returning kills the rest of the namespace (the kernel SIGKILLs it). */
-                _exit(status_to_code(st));
+                _exit(launch_status_to_code(st));
         if (p < 0 && errno == ECHILD)
             _exit(LAUNCH_EXIT_SETUP); /* cannot happen: main is our child */
         sig = sigwaitinfo(&set, &si);

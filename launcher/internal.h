@@ -99,3 +99,6 @@ _Noreturn void launch_child_fail_detail(int report_fd, enum launch_stage stage, 
 
 /* workload.c: -EBUSY (with a message) when the workload group is frozen or freezing. */
 int launch_check_not_frozen(struct cg_group *workload, struct cg_err *e);
+
+/* A wait status as a shell reports it: the exit code, or 128+signal. */
+int launch_status_to_code(int st);

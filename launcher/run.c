@@ -134,15 +134,6 @@ static uint64_t realtime_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-static int status_to_code(int st)
-{
-    if (WIFEXITED(st))
-        return WEXITSTATUS(st);
-    if (WIFSIGNALED(st))
-        return 128 + WTERMSIG(st);
-    return 255;
-}
-
 /* Removes the instance, killing what is left in it first if need be. With a PID namespace
  * the group is empty already: the kernel lets the init finish exiting only once every
  * process of its namespace is gone. So try the removal first and kill only on EBUSY. */
@@ -327,7 +318,7 @@ int launch_run(struct cg_group *workload, const struct launch_opts *o, struct la
     }
 
     res.wait_status = status;
-    res.exit_code = status_to_code(status);
+    res.exit_code = launch_status_to_code(status);
     if (read(s.rep[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep) && rep.stage > 0 &&
         rep.stage < _LAUNCH_STAGE_MAX) {
         res.failed = (enum launch_stage)rep.stage;

@@ -39,14 +39,12 @@ static void bad(struct cstate *st, unsigned line, const char *fmt, ...) _printf_
 
 static void bad(struct cstate *st, unsigned line, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (pol_diag_add(st->d, st->file, line, "%s", msg) < 0)
+    if (pol_diag_addv(st->d, st->file, line, fmt, ap) < 0)
         st->error = -ENOMEM;
+    va_end(ap);
 }
 
 static struct pol_class *class_get(struct cstate *st, const char *name, bool create)

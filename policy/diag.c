@@ -7,10 +7,9 @@
 
 #include "policy/policy.h"
 
-int pol_diag_add(struct pol_diags *d, const char *file, unsigned line, const char *fmt, ...)
+int pol_diag_addv(struct pol_diags *d, const char *file, unsigned line, const char *fmt, va_list ap)
 {
     struct pol_diag *g;
-    va_list ap;
 
     if (d->n == d->cap) {
         size_t nc = d->cap ? d->cap * 2 : 16;
@@ -23,10 +22,19 @@ int pol_diag_add(struct pol_diags *d, const char *file, unsigned line, const cha
     g = &d->d[d->n++];
     snprintf(g->file, sizeof(g->file), "%s", file ? file : "");
     g->line = line;
-    va_start(ap, fmt);
     vsnprintf(g->msg, sizeof(g->msg), fmt, ap);
-    va_end(ap);
     return 0;
+}
+
+int pol_diag_add(struct pol_diags *d, const char *file, unsigned line, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = pol_diag_addv(d, file, line, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 void pol_diags_free(struct pol_diags *d)

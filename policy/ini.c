@@ -56,14 +56,12 @@ static void diag(struct reader *rd, unsigned line, const char *fmt, ...) _printf
 
 static void diag(struct reader *rd, unsigned line, const char *fmt, ...)
 {
-    char msg[320];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (pol_diag_add(rd->diags, rd->file, line, "%s", msg) < 0)
+    if (pol_diag_addv(rd->diags, rd->file, line, fmt, ap) < 0)
         rd->error = -ENOMEM;
+    va_end(ap);
 }
 
 /* Reports "[Name]" lines to on_section (inih only tells about sections that hold keys). */

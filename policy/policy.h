@@ -13,6 +13,7 @@
  *   policy/remove.h  resolving and removing a target
  */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,9 @@ struct pol_diags {
 };
 
 /* Appends one problem. -ENOMEM only. */
+/* pol_diag_add with a va_list, for callers that wrap it in their own reporters. */
+int pol_diag_addv(struct pol_diags *d, const char *file, unsigned line, const char *fmt,
+                  va_list ap);
 int pol_diag_add(struct pol_diags *d, const char *file, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Sorts by file, then line (stable for equal lines). */
