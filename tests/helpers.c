@@ -240,3 +240,24 @@ unsigned long long th_proc_cpu_ns(pid_t pid)
         return 0;
     return (ut + st) * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
+
+char *th_kread(enum cg_hier h, const char *grp, const char *file)
+{
+    char *dir = th_group_dir(h, grp);
+    char path[512], buf[256];
+
+    cr_assert_not_null(dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (cg_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+        return NULL;
+    return strdup(buf);
+}
+
+void th_assert_file(enum cg_hier h, const char *grp, const char *file, const char *want)
+{
+    char *got = th_kread(h, grp, file);
+
+    cr_assert_not_null(got, "%s/%s missing", grp, file);
+    cr_assert_str_eq(got, want, "%s/%s: kernel reports '%s', expected '%s'", grp, file, got, want);
+    free(got);
+}

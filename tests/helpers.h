@@ -44,5 +44,12 @@ char *th_proc_cgroup(pid_t pid, const char *controller);
  * Owned by the helpers (freed at teardown): do not free it. */
 char *th_group_dir(enum cg_hier h, const char *path);
 
+/* The kernel's file `file` of group `grp` in hierarchy h, read by absolute path; a
+ * malloc'ed string without the trailing newline, or NULL if it does not exist. */
+char *th_kread(enum cg_hier h, const char *grp, const char *file);
+
+/* Asserts that the kernel reports exactly `want` in that file. */
+void th_assert_file(enum cg_hier h, const char *grp, const char *file, const char *want);
+
 /* Total CPU time (utime+stime, ns) of a process from /proc/PID/stat; 0 on error. */
 unsigned long long th_proc_cpu_ns(pid_t pid);

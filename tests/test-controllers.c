@@ -50,30 +50,9 @@ static struct cg_group *mkgroup(const char *path)
     return g;
 }
 
-/* The kernel's file, read by absolute path; NULL if it does not exist. */
-static char *kread(enum cg_hier h, const char *grp, const char *file)
-{
-    char *dir = th_group_dir(h, grp);
-    char path[512], buf[256];
-
-    cr_assert_not_null(dir);
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    if (cg_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return NULL;
-    return strdup(buf);
-}
-
-static void assert_file(enum cg_hier h, const char *grp, const char *file, const char *want)
-{
-    _cleanup_free_ char *got = kread(h, grp, file);
-
-    cr_assert_not_null(got, "%s/%s missing", grp, file);
-    cr_assert_str_eq(got, want, "%s/%s: kernel reports '%s', expected '%s'", grp, file, got, want);
-}
-
 static void skip_unless_file(enum cg_hier h, const char *grp, const char *file)
 {
-    _cleanup_free_ char *got = kread(h, grp, file);
+    _cleanup_free_ char *got = th_kread(h, grp, file);
 
     if (!got)
         cr_skip_test("%s is not available on this kernel", file);
@@ -177,16 +156,16 @@ Test(controllers, cpu_weight_is_what_the_kernel_reports)
     s.cpu_weight = 200;
     apply_ok(&ctl_cpu, g, &s);
     if (v2())
-        assert_file(CG_H_CPU, "w", "cpu.weight", "200");
+        th_assert_file(CG_H_CPU, "w", "cpu.weight", "200");
     else
-        assert_file(CG_H_CPU, "w", "cpu.shares", "2048");
+        th_assert_file(CG_H_CPU, "w", "cpu.shares", "2048");
 
     s.cpu_weight = 3; /* shares 30 (30.72 truncated) */
     apply_ok(&ctl_cpu, g, &s);
     if (v2())
-        assert_file(CG_H_CPU, "w", "cpu.weight", "3");
+        th_assert_file(CG_H_CPU, "w", "cpu.weight", "3");
     else
-        assert_file(CG_H_CPU, "w", "cpu.shares", "30");
+        th_assert_file(CG_H_CPU, "w", "cpu.shares", "30");
     ctl_settings_init(&back);
     cr_assert_eq(ctl_cpu.read_settings(g, &back), 0);
     cr_assert_eq(back.cpu_weight, 3);
@@ -222,29 +201,29 @@ Test(controllers, cpu_max_and_period_are_what_the_kernel_reports)
     s.cpu_period_usec = 100000;
     apply_ok(&ctl_cpu, g, &s);
     if (v2()) {
-        assert_file(CG_H_CPU, "w", "cpu.max", "150000 100000");
+        th_assert_file(CG_H_CPU, "w", "cpu.max", "150000 100000");
     } else {
-        assert_file(CG_H_CPU, "w", "cpu.cfs_quota_us", "150000");
-        assert_file(CG_H_CPU, "w", "cpu.cfs_period_us", "100000");
+        th_assert_file(CG_H_CPU, "w", "cpu.cfs_quota_us", "150000");
+        th_assert_file(CG_H_CPU, "w", "cpu.cfs_period_us", "100000");
     }
     /* Shrinking the period with a smaller quota, then "max" with a new period. */
     s.cpu_max_usec = 20000;
     s.cpu_period_usec = 50000;
     apply_ok(&ctl_cpu, g, &s);
     if (v2()) {
-        assert_file(CG_H_CPU, "w", "cpu.max", "20000 50000");
+        th_assert_file(CG_H_CPU, "w", "cpu.max", "20000 50000");
     } else {
-        assert_file(CG_H_CPU, "w", "cpu.cfs_quota_us", "20000");
-        assert_file(CG_H_CPU, "w", "cpu.cfs_period_us", "50000");
+        th_assert_file(CG_H_CPU, "w", "cpu.cfs_quota_us", "20000");
+        th_assert_file(CG_H_CPU, "w", "cpu.cfs_period_us", "50000");
     }
     s.cpu_max_usec = CTL_MAX;
     s.cpu_period_usec = 200000;
     apply_ok(&ctl_cpu, g, &s);
     if (v2()) {
-        assert_file(CG_H_CPU, "w", "cpu.max", "max 200000");
+        th_assert_file(CG_H_CPU, "w", "cpu.max", "max 200000");
     } else {
-        assert_file(CG_H_CPU, "w", "cpu.cfs_quota_us", "-1");
-        assert_file(CG_H_CPU, "w", "cpu.cfs_period_us", "200000");
+        th_assert_file(CG_H_CPU, "w", "cpu.cfs_quota_us", "-1");
+        th_assert_file(CG_H_CPU, "w", "cpu.cfs_period_us", "200000");
     }
     ctl_settings_init(&back);
     cr_assert_eq(ctl_cpu.read_settings(g, &back), 0);
@@ -256,10 +235,10 @@ Test(controllers, cpu_max_and_period_are_what_the_kernel_reports)
     s.cpu_max_usec = 50000;
     apply_ok(&ctl_cpu, g, &s);
     if (v2()) {
-        assert_file(CG_H_CPU, "w", "cpu.max", "50000 100000");
+        th_assert_file(CG_H_CPU, "w", "cpu.max", "50000 100000");
     } else {
-        assert_file(CG_H_CPU, "w", "cpu.cfs_quota_us", "50000");
-        assert_file(CG_H_CPU, "w", "cpu.cfs_period_us", "100000");
+        th_assert_file(CG_H_CPU, "w", "cpu.cfs_quota_us", "50000");
+        th_assert_file(CG_H_CPU, "w", "cpu.cfs_period_us", "100000");
     }
 }
 
@@ -282,14 +261,14 @@ Test(controllers, v1_cpu_max_under_a_limited_parent)
     s.cpu_max_usec = 25000;
     s.cpu_period_usec = 50000;
     apply_ok(&ctl_cpu, c, &s);
-    assert_file(CG_H_CPU, "w/c", "cpu.cfs_quota_us", "25000");
-    assert_file(CG_H_CPU, "w/c", "cpu.cfs_period_us", "50000");
+    th_assert_file(CG_H_CPU, "w/c", "cpu.cfs_quota_us", "25000");
+    th_assert_file(CG_H_CPU, "w/c", "cpu.cfs_period_us", "50000");
     /* And back up; quota first would pass through 50000/50000. */
     s.cpu_max_usec = 50000;
     s.cpu_period_usec = 100000;
     apply_ok(&ctl_cpu, c, &s);
-    assert_file(CG_H_CPU, "w/c", "cpu.cfs_quota_us", "50000");
-    assert_file(CG_H_CPU, "w/c", "cpu.cfs_period_us", "100000");
+    th_assert_file(CG_H_CPU, "w/c", "cpu.cfs_quota_us", "50000");
+    th_assert_file(CG_H_CPU, "w/c", "cpu.cfs_period_us", "100000");
 }
 
 Test(controllers, memory_max_is_page_rounded_and_reads_back)
@@ -305,20 +284,20 @@ Test(controllers, memory_max_is_page_rounded_and_reads_back)
     ctl_settings_init(&s);
     s.mem_max = 2 * GiB;
     apply_ok(&ctl_memory, g, &s);
-    assert_file(CG_H_MEMORY, "w", file, "2147483648");
+    th_assert_file(CG_H_MEMORY, "w", file, "2147483648");
 
     /* Not page aligned: the kernel keeps whole pages, so we write the rounded value and a
      * repeated apply of the unrounded one changes nothing. */
     s.mem_max = 2 * GiB + 100;
     cr_assert_eq(apply_ok(&ctl_memory, g, &s), 0);
-    assert_file(CG_H_MEMORY, "w", file, "2147483648");
+    th_assert_file(CG_H_MEMORY, "w", file, "2147483648");
     s.mem_max = 1 * GiB + 4096 + 17;
     apply_ok(&ctl_memory, g, &s);
-    assert_file(CG_H_MEMORY, "w", file, "1073745920");
+    th_assert_file(CG_H_MEMORY, "w", file, "1073745920");
 
     s.mem_max = CTL_MAX;
     apply_ok(&ctl_memory, g, &s);
-    raw = kread(CG_H_MEMORY, "w", file);
+    raw = th_kread(CG_H_MEMORY, "w", file);
     cr_assert_not_null(raw);
     if (v2())
         cr_assert_str_eq(raw, "max");
@@ -344,31 +323,31 @@ Test(controllers, memory_swap_reads_back)
     s.mem_swap_max = 512 * MiB;
     apply_ok(&ctl_memory, g, &s);
     if (v2()) {
-        assert_file(CG_H_MEMORY, "w", "memory.max", "1073741824");
-        assert_file(CG_H_MEMORY, "w", "memory.swap.max", "536870912");
+        th_assert_file(CG_H_MEMORY, "w", "memory.max", "1073741824");
+        th_assert_file(CG_H_MEMORY, "w", "memory.swap.max", "536870912");
     } else {
-        assert_file(CG_H_MEMORY, "w", "memory.limit_in_bytes", "1073741824");
-        assert_file(CG_H_MEMORY, "w", "memory.memsw.limit_in_bytes", "1610612736");
+        th_assert_file(CG_H_MEMORY, "w", "memory.limit_in_bytes", "1073741824");
+        th_assert_file(CG_H_MEMORY, "w", "memory.memsw.limit_in_bytes", "1610612736");
     }
     /* Lowering both (v1: limit first), then raising past the old memsw (v1: memsw first). */
     s.mem_max = 256 * MiB;
     s.mem_swap_max = 0;
     apply_ok(&ctl_memory, g, &s);
     if (v2()) {
-        assert_file(CG_H_MEMORY, "w", "memory.swap.max", "0");
+        th_assert_file(CG_H_MEMORY, "w", "memory.swap.max", "0");
     } else {
-        assert_file(CG_H_MEMORY, "w", "memory.limit_in_bytes", "268435456");
-        assert_file(CG_H_MEMORY, "w", "memory.memsw.limit_in_bytes", "268435456");
+        th_assert_file(CG_H_MEMORY, "w", "memory.limit_in_bytes", "268435456");
+        th_assert_file(CG_H_MEMORY, "w", "memory.memsw.limit_in_bytes", "268435456");
     }
     s.mem_max = 2 * GiB;
     s.mem_swap_max = 1 * GiB;
     apply_ok(&ctl_memory, g, &s);
     if (v2()) {
-        assert_file(CG_H_MEMORY, "w", "memory.max", "2147483648");
-        assert_file(CG_H_MEMORY, "w", "memory.swap.max", "1073741824");
+        th_assert_file(CG_H_MEMORY, "w", "memory.max", "2147483648");
+        th_assert_file(CG_H_MEMORY, "w", "memory.swap.max", "1073741824");
     } else {
-        assert_file(CG_H_MEMORY, "w", "memory.limit_in_bytes", "2147483648");
-        assert_file(CG_H_MEMORY, "w", "memory.memsw.limit_in_bytes", "3221225472");
+        th_assert_file(CG_H_MEMORY, "w", "memory.limit_in_bytes", "2147483648");
+        th_assert_file(CG_H_MEMORY, "w", "memory.memsw.limit_in_bytes", "3221225472");
     }
     ctl_settings_init(&back);
     cr_assert_eq(ctl_memory.read_settings(g, &back), 0);
@@ -431,8 +410,8 @@ Test(controllers, memory_high_low_v2_read_back)
     cr_assert_eq(apply(&ctl_memory, g, &s, &t, &w, &e), 0);
     cr_assert_eq(w.n, 0);
     cg_txn_done(&t);
-    assert_file(CG_H_MEMORY, "w", "memory.high", "1610612736");
-    assert_file(CG_H_MEMORY, "w", "memory.low", "536870912");
+    th_assert_file(CG_H_MEMORY, "w", "memory.high", "1610612736");
+    th_assert_file(CG_H_MEMORY, "w", "memory.low", "536870912");
 }
 
 Test(controllers, pids_max_is_what_the_kernel_reports)
@@ -445,13 +424,13 @@ Test(controllers, pids_max_is_what_the_kernel_reports)
     ctl_settings_init(&s);
     s.pids_max = 64;
     apply_ok(&ctl_pids, g, &s);
-    assert_file(CG_H_PIDS, "w", "pids.max", "64");
+    th_assert_file(CG_H_PIDS, "w", "pids.max", "64");
     ctl_settings_init(&back);
     cr_assert_eq(ctl_pids.read_settings(g, &back), 0);
     cr_assert_eq(back.pids_max, 64);
     s.pids_max = CTL_MAX;
     apply_ok(&ctl_pids, g, &s);
-    assert_file(CG_H_PIDS, "w", "pids.max", "max");
+    th_assert_file(CG_H_PIDS, "w", "pids.max", "max");
 }
 
 static void full_settings(struct ctl_settings *s)
@@ -478,7 +457,7 @@ static void snapshot(char *out[ARRAY_SIZE(files)])
 {
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
         const char *f = v2() ? files[i].v2 : files[i].v1;
-        out[i] = f ? kread(files[i].h, "w", f) : strdup("-");
+        out[i] = f ? th_kread(files[i].h, "w", f) : strdup("-");
         cr_assert_not_null(out[i], "%s", f);
     }
 }
@@ -579,7 +558,7 @@ Test(controllers, kernel_refusal_names_group_and_file)
     th_require_cgroups();
     g = mkgroup("w");
     wfile = v2() ? "cpu.weight" : "cpu.shares";
-    weight_before = kread(CG_H_CPU, "w", wfile);
+    weight_before = th_kread(CG_H_CPU, "w", wfile);
     ctl_settings_init(&s);
     s.cpu_weight = 300;
     s.cpu_max_usec = CTL_MAX;
@@ -595,7 +574,7 @@ Test(controllers, kernel_refusal_names_group_and_file)
     cr_assert_eq(t.writes, 2);
     cr_assert_eq(cg_txn_rollback(&t), 0);
     cg_txn_done(&t);
-    weight_after = kread(CG_H_CPU, "w", wfile);
+    weight_after = th_kread(CG_H_CPU, "w", wfile);
     cr_assert_str_eq(weight_after, weight_before);
 }
 
@@ -855,5 +834,5 @@ Test(controllers, dry_run_writes_nothing)
     cr_assert_eq(t.writes, 0);
     cr_assert_geq(t.n, 4, "the diff lists the changes");
     cg_txn_done(&t);
-    assert_file(CG_H_PIDS, "w", "pids.max", "max");
+    th_assert_file(CG_H_PIDS, "w", "pids.max", "max");
 }

@@ -59,14 +59,7 @@ static void sleep_ms(long ms)
 /* The kernel's own view of the group, read by path. */
 static char *kread(const char *grp, const char *file)
 {
-    char *dir = th_group_dir(v2() ? CG_H_CPU : CG_H_FREEZER, grp);
-    char path[512], buf[256];
-
-    cr_assert_not_null(dir);
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    if (cg_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return NULL;
-    return strdup(buf);
+    return th_kread(v2() ? CG_H_CPU : CG_H_FREEZER, grp, file);
 }
 
 static bool kernel_says_frozen(const char *grp)

@@ -120,26 +120,6 @@ static unsigned apply_ok(const char *config, struct pol_apply_result *res)
     return w;
 }
 
-static char *kread(enum cg_hier h, const char *grp, const char *file)
-{
-    char *dir = th_group_dir(h, grp);
-    char path[512], buf[256];
-
-    cr_assert_not_null(dir);
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    if (cg_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return NULL;
-    return strdup(buf);
-}
-
-static void assert_file(enum cg_hier h, const char *grp, const char *file, const char *want)
-{
-    _cleanup_free_ char *got = kread(h, grp, file);
-
-    cr_assert_not_null(got, "%s/%s missing", grp, file);
-    cr_assert_str_eq(got, want, "%s/%s: kernel reports '%s', expected '%s'", grp, file, got, want);
-}
-
 static bool group_exists(const char *grp)
 {
     char *dir = th_group_dir(v2() ? CG_H_CPU : CG_H_PIDS, grp);
@@ -186,44 +166,44 @@ Test(policy, every_key_lands_in_the_kernel_file)
     cr_assert_gt(apply_ok(config, &res), 0);
 
     if (v2()) {
-        assert_file(CG_H_CPU, "high/web", "cpu.weight", "200");
-        assert_file(CG_H_CPU, "high/web", "cpu.max", "150000 100000");
-        assert_file(CG_H_MEMORY, "high/web", "memory.max", "2147483648");
-        assert_file(CG_H_MEMORY, "high/web", "memory.high", "1610612736");
-        assert_file(CG_H_MEMORY, "high/web", "memory.low", "536870912");
-        _cleanup_free_ char *swap = kread(CG_H_MEMORY, "high/web", "memory.swap.max");
+        th_assert_file(CG_H_CPU, "high/web", "cpu.weight", "200");
+        th_assert_file(CG_H_CPU, "high/web", "cpu.max", "150000 100000");
+        th_assert_file(CG_H_MEMORY, "high/web", "memory.max", "2147483648");
+        th_assert_file(CG_H_MEMORY, "high/web", "memory.high", "1610612736");
+        th_assert_file(CG_H_MEMORY, "high/web", "memory.low", "536870912");
+        _cleanup_free_ char *swap = th_kread(CG_H_MEMORY, "high/web", "memory.swap.max");
         if (swap)
             cr_assert_str_eq(swap, "0");
-        assert_file(CG_H_PIDS, "high/web", "pids.max", "512");
-        assert_file(CG_H_CPU, "critical/db", "cpu.max", "10000 20000");
+        th_assert_file(CG_H_PIDS, "high/web", "pids.max", "512");
+        th_assert_file(CG_H_CPU, "critical/db", "cpu.max", "10000 20000");
         /* Class level: the class's weight and memory protection, no limits. */
-        assert_file(CG_H_CPU, "high", "cpu.weight", "400");
-        assert_file(CG_H_CPU, "critical", "cpu.weight", "1000");
-        assert_file(CG_H_MEMORY, "critical", "memory.low", "268435456");
-        assert_file(CG_H_CPU, "gold", "cpu.weight", "600");
-        assert_file(CG_H_CPU, "batch", "cpu.weight", "25");
-        assert_file(CG_H_MEMORY, "high", "memory.max", "max");
-        assert_file(CG_H_PIDS, "batch/batch", "pids.max", "max");
+        th_assert_file(CG_H_CPU, "high", "cpu.weight", "400");
+        th_assert_file(CG_H_CPU, "critical", "cpu.weight", "1000");
+        th_assert_file(CG_H_MEMORY, "critical", "memory.low", "268435456");
+        th_assert_file(CG_H_CPU, "gold", "cpu.weight", "600");
+        th_assert_file(CG_H_CPU, "batch", "cpu.weight", "25");
+        th_assert_file(CG_H_MEMORY, "high", "memory.max", "max");
+        th_assert_file(CG_H_PIDS, "batch/batch", "pids.max", "max");
     } else {
         _cleanup_free_ char *memsw = NULL;
         /* weight 200 -> shares 200 * 1024 / 100 */
-        assert_file(CG_H_CPU, "high/web", "cpu.shares", "2048");
-        assert_file(CG_H_CPU, "high/web", "cpu.cfs_quota_us", "150000");
-        assert_file(CG_H_CPU, "high/web", "cpu.cfs_period_us", "100000");
-        assert_file(CG_H_MEMORY, "high/web", "memory.limit_in_bytes", "2147483648");
-        memsw = kread(CG_H_MEMORY, "high/web", "memory.memsw.limit_in_bytes");
+        th_assert_file(CG_H_CPU, "high/web", "cpu.shares", "2048");
+        th_assert_file(CG_H_CPU, "high/web", "cpu.cfs_quota_us", "150000");
+        th_assert_file(CG_H_CPU, "high/web", "cpu.cfs_period_us", "100000");
+        th_assert_file(CG_H_MEMORY, "high/web", "memory.limit_in_bytes", "2147483648");
+        memsw = th_kread(CG_H_MEMORY, "high/web", "memory.memsw.limit_in_bytes");
         if (memsw)
             cr_assert_str_eq(memsw, "2147483648", "memory + swap with SwapMax=0");
-        assert_file(CG_H_PIDS, "high/web", "pids.max", "512");
-        assert_file(CG_H_CPU, "critical/db", "cpu.cfs_quota_us", "10000");
-        assert_file(CG_H_CPU, "critical/db", "cpu.cfs_period_us", "20000");
+        th_assert_file(CG_H_PIDS, "high/web", "pids.max", "512");
+        th_assert_file(CG_H_CPU, "critical/db", "cpu.cfs_quota_us", "10000");
+        th_assert_file(CG_H_CPU, "critical/db", "cpu.cfs_period_us", "20000");
         /* Class level. */
-        assert_file(CG_H_CPU, "high", "cpu.shares", "4096");
-        assert_file(CG_H_CPU, "critical", "cpu.shares", "10240");
-        assert_file(CG_H_CPU, "gold", "cpu.shares", "6144");
-        assert_file(CG_H_CPU, "batch", "cpu.shares", "256");
-        assert_file(CG_H_CPU, "high", "cpu.cfs_quota_us", "-1");
-        assert_file(CG_H_PIDS, "batch/batch", "pids.max", "max");
+        th_assert_file(CG_H_CPU, "high", "cpu.shares", "4096");
+        th_assert_file(CG_H_CPU, "critical", "cpu.shares", "10240");
+        th_assert_file(CG_H_CPU, "gold", "cpu.shares", "6144");
+        th_assert_file(CG_H_CPU, "batch", "cpu.shares", "256");
+        th_assert_file(CG_H_CPU, "high", "cpu.cfs_quota_us", "-1");
+        th_assert_file(CG_H_PIDS, "batch/batch", "pids.max", "max");
         /* v1 cannot express High and Low: warned, never silently dropped. */
         bool high = false, low = false, class_low = false;
         for (size_t i = 0; i < res.n_warnings; i++) {
@@ -266,14 +246,14 @@ Test(policy, repeated_apply_writes_nothing)
     put("db.policy", "[Workload]\nClass=critical\n[Memory]\nMax=200M\n");
     cr_assert_eq(apply_ok(config, &res), 1, "exactly the one changed limit");
     pol_apply_result_free(&res);
-    assert_file(CG_H_MEMORY, "critical/db", v2() ? "memory.max" : "memory.limit_in_bytes",
-                "209715200");
+    th_assert_file(CG_H_MEMORY, "critical/db", v2() ? "memory.max" : "memory.limit_in_bytes",
+                   "209715200");
     /* A removed key goes back to the kernel default. */
     put("db.policy", "[Workload]\nClass=critical\n");
     apply_ok(config, &res);
     pol_apply_result_free(&res);
-    assert_file(CG_H_MEMORY, "critical/db", v2() ? "memory.max" : "memory.limit_in_bytes",
-                v2() ? "max" : "9223372036854771712");
+    th_assert_file(CG_H_MEMORY, "critical/db", v2() ? "memory.max" : "memory.limit_in_bytes",
+                   v2() ? "max" : "9223372036854771712");
 }
 
 /* Writes value the way a program does (open O_WRONLY, one write, no O_TRUNC), which on
@@ -306,8 +286,8 @@ Test(policy, noop_apply_corrects_values_changed_behind_its_back)
     pol_apply_result_free(&res);
     cr_assert_eq(apply_ok(config, &res), 0);
     pol_apply_result_free(&res);
-    cpu_want = kread(CG_H_CPU, "high/web", cpu_file);
-    mem_want = kread(CG_H_MEMORY, "high/web", mem_file);
+    cpu_want = th_kread(CG_H_CPU, "high/web", cpu_file);
+    mem_want = th_kread(CG_H_MEMORY, "high/web", mem_file);
     cr_assert_not_null(cpu_want);
     cr_assert_not_null(mem_want);
 
@@ -316,14 +296,14 @@ Test(policy, noop_apply_corrects_values_changed_behind_its_back)
     kwrite_behind(CG_H_CPU, "high/web", cpu_file, v2() ? "50" : "512");
     kwrite_behind(CG_H_MEMORY, "high/web", mem_file, "104857600");
     kwrite_behind(CG_H_CPU, "high", cpu_file, v2() ? "1" : "2");
-    assert_file(CG_H_PIDS, "high/web", pids_file, "7");
+    th_assert_file(CG_H_PIDS, "high/web", pids_file, "7");
 
     /* The next apply puts exactly those back, and the one after writes nothing. */
     cr_assert_eq(apply_ok(config, &res), 4, "apply did not correct the out-of-band writes");
     pol_apply_result_free(&res);
-    assert_file(CG_H_PIDS, "high/web", pids_file, "512");
-    assert_file(CG_H_CPU, "high/web", cpu_file, cpu_want);
-    assert_file(CG_H_MEMORY, "high/web", mem_file, mem_want);
+    th_assert_file(CG_H_PIDS, "high/web", pids_file, "512");
+    th_assert_file(CG_H_CPU, "high/web", cpu_file, cpu_want);
+    th_assert_file(CG_H_MEMORY, "high/web", mem_file, mem_want);
     cr_assert_eq(apply_ok(config, &res), 0);
     pol_apply_result_free(&res);
 }
@@ -452,10 +432,10 @@ Test(policy, failed_apply_rolls_back_exactly)
     pol_apply_result_free(&res);
 
     /* Everything before the refusal is back as it was. */
-    assert_file(CG_H_CPU, "normal/a", "cpu.shares", "1024");
-    assert_file(CG_H_PIDS, "normal/a", "pids.max", "100");
-    assert_file(CG_H_CPU, "normal/b", "cpu.shares", "1024");
-    assert_file(CG_H_MEMORY, "normal/b", "memory.limit_in_bytes", "9223372036854771712");
+    th_assert_file(CG_H_CPU, "normal/a", "cpu.shares", "1024");
+    th_assert_file(CG_H_PIDS, "normal/a", "pids.max", "100");
+    th_assert_file(CG_H_CPU, "normal/b", "cpu.shares", "1024");
+    th_assert_file(CG_H_MEMORY, "normal/b", "memory.limit_in_bytes", "9223372036854771712");
     cr_assert(group_exists("normal/b/run-1"));
     /* high/d would have come first (classes in corral.conf order): created, then removed. */
     cr_assert(!group_exists("high/d"), "rollback left high/d");
@@ -492,7 +472,7 @@ Test(policy, failed_mkdir_rolls_back_exactly_v2)
     cg_txn_done(&t);
     unload(&l);
     pol_apply_result_free(&res);
-    assert_file(CG_H_CPU, "normal/a", "cpu.weight", "100");
+    th_assert_file(CG_H_CPU, "normal/a", "cpu.weight", "100");
     cr_assert(!group_exists("normal/b"));
     (void)cg_write_at(AT_FDCWD, path, "max");
 }
