@@ -17,12 +17,15 @@ static inline void freep(void *p)
     free(*(void **)p);
 }
 
+/* Closes *fd if open and sets it to -1, so that a second closep() of the same variable
+ * cannot close an fd that a later open (in this thread or another) got the number of. */
 static inline void closep(int *fd)
 {
     if (*fd >= 0) {
         int saved = errno;
         (void)close(*fd);
         errno = saved;
+        *fd = -1;
     }
 }
 
