@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
-#include <libcgroup.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,38 +92,142 @@ static int discover_v2(struct cg_sysinfo *s, const char *mnt)
     return 0;
 }
 
+/* Undoes the octal escapes of /proc/self/mountinfo ("\040" for a space) in place. */
+static void unescape_octal(char *p)
+{
+    char *w = p;
+
+    for (; *p; p++) {
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+            p[3] >= '0' && p[3] <= '7') {
+            *w++ = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
+            p += 3;
+        } else
+            *w++ = *p;
+    }
+    *w = '\0';
+}
+
+/* Whether the comma-separated list has `name` as one of its items. */
+static bool list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len;
+        p += *p == ',';
+    }
+    return false;
+}
+
+/*
+ * One mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SRC SUPEROPTS".
+ * For a v1 cgroup mount the super options name its controllers. The first mount of each
+ * hierarchy wins; *ret_root is the part of the hierarchy the mount shows ("/" normally).
+ */
+static void mountinfo_line(char *line, char *mount[_CG_H_MAX], char *root[_CG_H_MAX])
+{
+    char *field[5], *tail, *save = NULL, *fstype, *superopts;
+    int n = 0;
+
+    tail = strstr(line, " - ");
+    if (!tail)
+        return;
+    *tail = '\0';
+    tail += 3;
+    for (char *f = strtok_r(line, " ", &save); f && n < 5; f = strtok_r(NULL, " ", &save))
+        field[n++] = f;
+    fstype = strtok_r(tail, " ", &save);
+    (void)strtok_r(NULL, " ", &save); /* source */
+    superopts = strtok_r(NULL, " ", &save);
+    if (n < 5 || !fstype || !superopts || strcmp(fstype, "cgroup") != 0)
+        return;
+    for (int h = 0; h < _CG_H_MAX; h++)
+        if (!mount[h] && list_has(superopts, hier_names[h])) {
+            mount[h] = field[4];
+            root[h] = field[3];
+        }
+}
+
+/* The caller's path in hierarchy `name` from /proc/self/cgroup ("ID:CONTROLLERS:PATH"). */
+static const char *own_path(char *text, const char *name)
+{
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n'), *c1 = strchr(line, ':'), *c2;
+
+        if (nl)
+            *nl = '\0';
+        c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (c2) {
+            *c2 = '\0';
+            bool match = list_has(c1 + 1, name);
+            *c2 = ':';
+            if (match) {
+                if (nl)
+                    *nl = '\n';
+                return c2 + 1;
+            }
+        }
+        if (nl)
+            *nl = '\n';
+        line = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+/*
+ * v1 and hybrid. The mounts come from /proc/self/mountinfo and the caller's cgroups from
+ * /proc/self/cgroup, one read each. (libcgroup's cgroup_init gives the same answer, which
+ * tests/test-core.c checks, but it clears 1.2 MB of tables first: half a millisecond of
+ * every `corral run`, a tenth of its time.) A mount that shows only part of a hierarchy
+ * (ROOT other than "/", as in some containers) is used when the caller's cgroup lies
+ * inside that part, and its paths are taken relative to it.
+ */
 static int discover_v1(struct cg_sysinfo *s)
 {
+    _cleanup_free_ char *mi = NULL, *pc = NULL;
+    char *mount[_CG_H_MAX] = {NULL}, *root[_CG_H_MAX] = {NULL}, *save = NULL;
     bool any = false;
     int r;
 
-    r = cgroup_init();
-    if (r != 0) {
-        cg_debug("cgroup_init: %s", cgroup_strerror(r));
-        return -ENODEV;
-    }
+    r = cg_read_all_at(AT_FDCWD, "/proc/self/mountinfo", &mi);
+    if (r >= 0)
+        r = cg_read_all_at(AT_FDCWD, "/proc/self/cgroup", &pc);
+    if (r < 0)
+        return r;
+    for (char *line = strtok_r(mi, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        mountinfo_line(line, mount, root);
     for (int h = 0; h < _CG_H_MAX; h++) {
-        char *mnt = NULL, *own = NULL;
+        const char *own, *nl;
+        size_t rl, ol;
 
         s->alias[h] = -1;
-        if (cgroup_get_subsys_mount_point(hier_names[h], &mnt) != 0 || !mnt) {
+        if (!mount[h]) {
             cg_debug("hierarchy %s is not mounted", hier_names[h]);
             continue;
         }
-        if (is_cgroup2(mnt)) {
-            /* A controller bound to the unified tree in a hybrid layout: corral uses
-             * v1 semantics only, so treat it as absent (reported by the controllers). */
-            free(mnt);
+        unescape_octal(mount[h]);
+        unescape_octal(root[h]);
+        own = own_path(pc, hier_names[h]);
+        if (!own)
+            continue;
+        nl = strchrnul(own, '\n');
+        ol = (size_t)(nl - own);
+        rl = strcmp(root[h], "/") == 0 ? 0 : strlen(root[h]);
+        if (rl && (ol < rl || strncmp(own, root[h], rl) != 0 || (ol > rl && own[rl] != '/'))) {
+            cg_debug("hierarchy %s: own cgroup %.*s is outside the mounted part %s", hier_names[h],
+                     (int)ol, own, root[h]);
             continue;
         }
-        if (cgroup_get_current_controller_path(getpid(), hier_names[h], &own) != 0 || !own) {
-            free(mnt);
-            continue;
-        }
-        s->mount[h] = mnt;
-        s->own[h] = own;
+        s->mount[h] = strdup(mount[h]);
+        s->own[h] = ol == rl ? strdup("/") : strndup(own + rl, ol - rl);
+        if (!s->mount[h] || !s->own[h])
+            return -ENOMEM;
         for (int a = 0; a < h; a++)
-            if (s->mount[a] && strcmp(s->mount[a], mnt) == 0) {
+            if (s->mount[a] && strcmp(s->mount[a], s->mount[h]) == 0) {
                 s->alias[h] = a;
                 break;
             }

@@ -38,6 +38,6 @@ struct cg_sysinfo {
 const char *cg_mode_to_string(enum cg_mode m);
 const char *cg_hier_to_string(enum cg_hier h);
 
-/* Discovers the cgroup layout through libcgroup (mounts, own cgroups) and statfs. */
+/* Discovers the cgroup layout from /proc/self/mountinfo, /proc/self/cgroup and statfs. */
 int cg_sysinfo_discover(struct cg_sysinfo *ret);
 void cg_sysinfo_done(struct cg_sysinfo *s);

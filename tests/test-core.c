@@ -4,11 +4,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libcgroup.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +59,39 @@ Test(core, discovery_matches_proc_self_cgroup)
         cr_assert_str_eq(ctx->base_path[h], own, "v1 nested root sits in our own cgroup");
         free(own);
     }
+}
+
+/* corral reads mountinfo itself (core/hierarchy.c says why); libcgroup is the reference. */
+Test(core, v1_discovery_matches_libcgroup)
+{
+    th_require_cgroups();
+    struct cg_ctx *ctx = th_ctx();
+    int found = 0;
+
+    if (cg_ctx_is_v2(ctx))
+        cr_skip_test("cgroup v2: there are no v1 mounts to compare");
+    cr_assert_eq(cgroup_init(), 0);
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        const char *name = cg_hier_to_string((enum cg_hier)h);
+        char *mnt = NULL, *own = NULL;
+        struct statfs sfs;
+
+        if (cgroup_get_subsys_mount_point(name, &mnt) != 0 || !mnt ||
+            (statfs(mnt, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC)) {
+            cr_expect_null(ctx->sys.mount[h], "%s: corral found %s, libcgroup nothing", name,
+                           ctx->sys.mount[h]);
+            free(mnt);
+            continue;
+        }
+        cr_assert_not_null(ctx->sys.mount[h], "%s: libcgroup found %s, corral nothing", name, mnt);
+        cr_expect_str_eq(ctx->sys.mount[h], mnt, "%s mount point", name);
+        cr_assert_eq(cgroup_get_current_controller_path(getpid(), name, &own), 0);
+        cr_expect_str_eq(ctx->sys.own[h], own, "%s: own cgroup", name);
+        found++;
+        free(mnt);
+        free(own);
+    }
+    cr_assert_gt(found, 0, "libcgroup found no v1 hierarchy of corral's");
 }
 
 Test(core, root_nested_under_own_cgroup_is_created_and_removed)
