@@ -130,6 +130,17 @@ _Noreturn void launch_child_main(struct launch_child *c)
 
     /* Die with corral: a workload nobody waits for would outlive its removed group. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Placement first, before anything of the workload's setup: the child moves itself
+     * (core/cgroup.h says why that is cheaper than the parent moving it). */
+    if (c->self_attach) {
+        int h = 0;
+
+        r = cg_self_attach(c->attach_fds, &h);
+        if (r < 0)
+            launch_child_fail_detail(c->report_fd, LAUNCH_STAGE_SYNC, -r,
+                                     cg_hier_to_string((enum cg_hier)h));
+        cg_self_attach_close(c->attach_fds);
+    }
     if (c->hold) {
         char b;
         /* EOF: the parent could not place us and gave up; exit without a word. */

@@ -34,14 +34,16 @@ enum launch_stage launch_creds_apply(const struct launch_creds *c);
 
 /* What the cloned child does. */
 struct launch_child {
-    unsigned long clone_ns;  /* CLONE_NEW* flags given to clone */
-    bool cgroupns;           /* unshare(CLONE_NEWCGROUP) once placed */
-    bool hold;               /* wait on sync_fd to be placed (and mapped) first */
-    int sync_fd;             /* read end; the parent writes one byte, or closes to abort */
-    int report_fd;           /* write end, O_CLOEXEC: {stage, errno} on failure */
-    const char *hostname;    /* NULL: keep */
-    const char *workdir;     /* never NULL; in the workload's root when fs has one */
-    const struct pol_fs *fs; /* [Filesystem] to enter (launch_fs_enter), or NULL */
+    unsigned long clone_ns;    /* CLONE_NEW* flags given to clone */
+    bool cgroupns;             /* unshare(CLONE_NEWCGROUP) once placed */
+    bool hold;                 /* wait on sync_fd to be placed (and mapped) first */
+    bool self_attach;          /* v1: move itself into the instance through attach_fds */
+    int attach_fds[_CG_H_MAX]; /* cg_group_open_self_attach; closed once used */
+    int sync_fd;               /* read end; the parent writes one byte, or closes to abort */
+    int report_fd;             /* write end, O_CLOEXEC: {stage, errno} on failure */
+    const char *hostname;      /* NULL: keep */
+    const char *workdir;       /* never NULL; in the workload's root when fs has one */
+    const struct pol_fs *fs;   /* [Filesystem] to enter (launch_fs_enter), or NULL */
     bool no_new_privs;
     const struct launch_creds *creds;
     char *const *argv;

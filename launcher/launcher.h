@@ -115,6 +115,12 @@ struct launch_result {
 typedef int (*launch_final_fn)(void *userdata, struct cg_group *instance,
                                const struct launch_result *res);
 
+/* Called once the child is started and placed, before waiting for it: work the caller
+ * needs after the exit (opening the ledger) runs here, while the child sets itself up and
+ * runs, instead of after it. Signals for the workload that arrive meanwhile are held in
+ * the signalfd and forwarded once it returns. Its return value is not looked at. */
+typedef void (*launch_started_fn)(void *userdata);
+
 struct launch_opts {
     const struct pol_policy *policy; /* namespaces, hostname, user, group, workdir, ... */
     const char *id;                  /* instance id; group "run-<id>". NULL: corral's pid */
@@ -122,6 +128,7 @@ struct launch_opts {
     char *const *envp;               /* environment given to CMD unless clear_env; NULL: environ */
     unsigned flags;                  /* LAUNCH_* */
     launch_final_fn on_final;        /* optional */
+    launch_started_fn on_started;    /* optional */
     void *userdata;
 };
 

@@ -170,6 +170,7 @@ static void state_done(struct run_state *s)
     closep(&s->syn[1]);
     closep(&s->sigfd);
     closep(&s->pidfd);
+    cg_self_attach_close(s->c.attach_fds);
     launch_env_free(s->env);
     launch_creds_done(&s->creds);
 }
@@ -233,7 +234,16 @@ static int start(struct run_state *s, struct cg_group *inst, const struct launch
     bool into = false;
     int r;
 
+    /* v1: the child places itself (cg_group_open_self_attach); v2: CLONE_INTO_CGROUP,
+     * or the parent writes the pid to cgroup.procs when the kernel refuses that. */
+    if (!cg_ctx_is_v2(inst->ctx)) {
+        r = cg_group_open_self_attach(inst, s->c.attach_fds, e);
+        if (r < 0)
+            return r;
+        s->c.self_attach = true;
+    }
     r = launch_spawn(&s->c, cgfd, &s->pid, &s->pidfd, &into);
+    cg_self_attach_close(s->c.attach_fds);
     if (r < 0)
         return cg_err_set(e, r, inst->path, NULL,
                           r == -EPERM || r == -EINVAL || r == -ENOSPC || r == -EUSERS
@@ -242,7 +252,7 @@ static int start(struct run_state *s, struct cg_group *inst, const struct launch
     res->into_cgroup = into;
     closep(&s->rep[1]);
     closep(&s->syn[0]);
-    if (!into) {
+    if (!into && !s->c.self_attach) {
         r = cg_group_attach(inst, s->pid, e);
         if (r >= 0 && (s->c.clone_ns & CLONE_NEWUSER))
             r = write_id_maps(s->pid, e);
@@ -272,6 +282,8 @@ int launch_run(struct cg_group *workload, const struct launch_opts *o, struct la
     uint64_t t0;
     int r, status = 0;
 
+    for (int h = 0; h < _CG_H_MAX; h++)
+        s.c.attach_fds[h] = -1;
     memset(&res, 0, sizeof(res));
     ctl_usage_init(&res.usage);
     r = prepare(&s, o, e);
@@ -300,6 +312,8 @@ int launch_run(struct cg_group *workload, const struct launch_opts *o, struct la
         r = -errno;
     else
         r = start(&s, inst, o, &res, e);
+    if (r >= 0 && o->on_started)
+        o->on_started(o->userdata);
     if (r >= 0)
         r = launch_wait(s.pid, s.pidfd, s.sigfd, &status);
     res.wall_usec = now_usec() - t0;

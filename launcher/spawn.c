@@ -3,7 +3,8 @@
  * Creating the child. clone3 gets the namespaces and, on cgroup v2, CLONE_INTO_CGROUP
  * (5.7+): the kernel makes the child a member of the instance group as part of the
  * fork, so there is no instant at which it runs anywhere else. When the kernel refuses
- * that, the child is cloned held on the sync pipe instead and the parent places it.
+ * that, the child is cloned held on the sync pipe instead and the parent places it. On
+ * v1 the child places itself before anything else (cg_self_attach) and is not held.
  */
 #include <errno.h>
 #include <sched.h>
@@ -76,7 +77,8 @@ int launch_spawn(struct launch_child *c, int cgroup_fd, pid_t *ret_pid, int *ret
 
     /* Fallback: the child must not run before the parent has placed it. The child is a
      * copy of this memory as it is at the clone, so setting hold here is enough. */
-    c->hold = true;
+    if (!c->self_attach)
+        c->hold = true;
     memset(&a, 0, sizeof(a));
     a.flags = c->clone_ns | CLONE_PIDFD;
     a.pidfd = (uint64_t)(uintptr_t)&pidfd;
