@@ -301,6 +301,26 @@ static int not_writable(const char *path)
     return -EROFS;
 }
 
+/* ACCT_LEDGER_SHORT_LIVED: a WAL left longer than ACCT_LEDGER_SHORT_WAL_PAGES by earlier
+ * short-lived writers is folded into the database and truncated now, without waiting
+ * (no busy handler: when a reader or writer is in the way, a later opener folds it). */
+/* How long a writer waits for another one (corrald's pass, a concurrent run). */
+#define LEDGER_BUSY_MS 5000
+
+static void fold_wal(struct acct_ledger *l)
+{
+    _cleanup_free_ char *wal = NULL;
+    struct stat st;
+
+    if (asprintf(&wal, "%s-wal", l->path) < 0 || stat(wal, &st) < 0)
+        return;
+    if (st.st_size <= (off_t)ACCT_LEDGER_SHORT_WAL_PAGES * 4096)
+        return;
+    (void)sqlite3_busy_timeout(l->db, 0);
+    (void)sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    (void)sqlite3_busy_timeout(l->db, LEDGER_BUSY_MS);
+}
+
 int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret, struct cg_err *e)
 {
     struct acct_ledger *l;
@@ -341,7 +361,7 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
         r = acct_sql_err(l, e, r, "open");
         goto fail;
     }
-    (void)sqlite3_busy_timeout(l->db, 5000);
+    (void)sqlite3_busy_timeout(l->db, LEDGER_BUSY_MS);
     /* SQLite quietly opens a file it cannot write read-only; say so now, not at the
      * first write. */
     if (!l->readonly && sqlite3_db_readonly(l->db, "main") == 1) {
@@ -358,12 +378,16 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
         if (r < 0)
             goto fail;
     }
+    if (!l->readonly && (flags & ACCT_LEDGER_SHORT_LIVED))
+        (void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     r = exec(l, "PRAGMA synchronous = FULL", e, "open");
     if (r < 0)
         goto fail;
     r = migrate(l, e);
     if (r < 0)
         goto fail;
+    if (!l->readonly && (flags & ACCT_LEDGER_SHORT_LIVED))
+        fold_wal(l);
     if (!l->readonly)
         for (int i = 0; i < _ST_MAX; i++) {
             rc = sqlite3_prepare_v3(l->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->st[i],

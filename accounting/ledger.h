@@ -49,12 +49,20 @@ struct acct_ledger;
 
 enum {
     ACCT_LEDGER_READONLY = 1u << 0, /* reports: never create, never write */
+    /* A writer that records one thing and closes (corral run, freeze): it leaves the WAL
+     * for the next writer instead of checkpointing at close (three syncs and the WAL's
+     * removal on every `corral run`), and checkpoints once the WAL passes
+     * ACCT_LEDGER_SHORT_WAL_PAGES, which bounds what the next first opener reads back to
+     * rebuild its index. A commit is on disk either way (synchronous=FULL). */
+    ACCT_LEDGER_SHORT_LIVED = 1u << 1,
 };
 
 /* Opens (creating the file and, one level, its directory unless READONLY) and migrates.
  * Each migration step is one transaction (a kill leaves the old or the new version);
  * 1 -> 2 reads every sample once (about 13 s for 10 million here), holding the write lock.
  * READONLY never migrates: a ledger of an older schema (>= 1) is read as it is. */
+#define ACCT_LEDGER_SHORT_WAL_PAGES 64
+
 int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret, struct cg_err *e);
 void acct_ledger_close(struct acct_ledger *l);
 DEFINE_POINTER_CLEANUP(struct acct_ledger, acct_ledger_close)

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -150,25 +151,85 @@ static int ensure_workload(struct cli *cli, struct cg_ctx *ctx, const struct pol
     return cg_group_open(ctx, path, false, ret, NULL, e);
 }
 
-/* The instance's final usage goes to the ledger before its group is removed. A ledger
- * that cannot be written is reported; the workload's own outcome stands. */
+/*
+ * The instance's final usage goes to the ledger before its group is removed: it is read
+ * from the group, and the group's identity too, before launch_run removes it. The commit
+ * (a sync of the WAL, and of its directory on a handle's first commit) then runs in a
+ * thread while the main one removes the instance's directories; corral exits once both
+ * are done. A ledger that cannot be written is reported; the workload's own outcome stands.
+ */
 struct final_ctx {
     struct cli *cli;
     const struct pol_policy *policy;
+    struct acct_ledger *ledger; /* opened while CMD runs */
+    int ledger_error;           /* 0 not tried, 1 open, or the error */
+    struct cg_err ledger_err;
+    /* the record, written by `writer` */
+    struct acct_group group;
+    struct ctl_usage usage;
+    uint64_t start_ns, end_ns;
+    pthread_t writer;
+    bool writing;
+    int write_error;
+    struct cg_err write_err;
 };
+
+/* While CMD runs: opening the ledger (SQLite reads its schema, prepares the statements)
+ * costs about as much as starting a short CMD; done here, it is off the path between the
+ * exit and corral's own. An error is reported after the workload, with its record. */
+static void open_ledger(void *userdata)
+{
+    struct final_ctx *f = userdata;
+
+    f->ledger_error =
+        acct_ledger_open(f->cli->ledger, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
+    if (f->ledger_error == 0)
+        f->ledger_error = 1; /* opened */
+}
+
+static void *write_final(void *userdata)
+{
+    struct final_ctx *f = userdata;
+
+    f->write_error =
+        acct_record_final(f->ledger, &f->group, &f->usage, f->start_ns, f->end_ns, &f->write_err);
+    return NULL;
+}
 
 static int record_final(void *userdata, struct cg_group *instance, const struct launch_result *res)
 {
     struct final_ctx *f = userdata;
-    _cleanup_(acct_ledger_closep) struct acct_ledger *l = NULL;
     int r;
 
-    r = cli_ledger_open(f->cli, &l);
+    if (f->ledger_error == 0)
+        open_ledger(f);
+    if (f->ledger_error < 0) {
+        cli_error_ctx(f->cli, "ledger", &f->ledger_err, f->ledger_error);
+        return f->ledger_error;
+    }
+    r = cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
+                        &f->group);
     if (r < 0)
         return r;
-    return cli_hook_final_usage(f->cli, l, instance,
-                                f->policy->account[0] ? f->policy->account : NULL, &res->usage,
-                                res->start_ns, res->end_ns);
+    f->usage = res->usage;
+    f->start_ns = res->start_ns;
+    f->end_ns = res->end_ns;
+    if (pthread_create(&f->writer, NULL, write_final, f) == 0)
+        f->writing = true;
+    else
+        (void)write_final(f);
+    return 0;
+}
+
+/* Waits for the record's commit and reports it if it failed. */
+static void final_done(struct final_ctx *f)
+{
+    if (f->writing)
+        (void)pthread_join(f->writer, NULL);
+    f->writing = false;
+    if (f->write_error < 0)
+        cli_error_ctx(f->cli, "final usage not recorded", &f->write_err, f->write_error);
+    f->write_error = 0;
 }
 
 int cmd_run(struct cli *cli, int argc, char **argv)
@@ -186,7 +247,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     struct pol_config cfg = {0};
     struct pol_set set = {0};
     const struct pol_policy *policy = NULL;
-    struct final_ctx fin;
+    struct final_ctx fin = {0};
     struct launch_result res;
     struct launch_opts o;
     struct cg_err e = {0};
@@ -232,6 +293,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     fin.cli = cli;
     fin.policy = policy;
     o.on_final = record_final;
+    o.on_started = open_ledger;
     o.userdata = &fin;
     o.id = id;
     o.argv = argv + optind;
@@ -261,6 +323,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     /* An inherited SIG_IGN would make the kernel reap our child before we see its status. */
     (void)signal(SIGCHLD, SIG_DFL);
     r = launch_run(workload, &o, &res, &e);
+    final_done(&fin);
     if (r < 0) {
         cli_error_ctx(cli, "run", &e, r);
         r = r == -ESRCH || r == -EEXIST || (r == -EINVAL && !e.group[0]) ? EXIT_INVALID
@@ -273,6 +336,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         cli_error_ctx(cli, "run: removing the instance", &e, res.cleanup_error);
     r = res.failed != LAUNCH_STAGE_NONE ? child_failure(cli, &res, o.argv[0]) : res.exit_code;
 out:
+    acct_ledger_close(fin.ledger);
     pol_set_free(&set);
     pol_config_free(&cfg);
     return r;

@@ -73,21 +73,34 @@ fail:
     return r;
 }
 
-int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group *g,
-                         const char *account, const struct ctl_usage *u, uint64_t start_ns,
-                         uint64_t end_ns)
+int cli_final_group(struct cli *cli, struct cg_group *g, const char *account,
+                    struct acct_group *ret)
 {
     struct acct_group ag;
-    struct cg_err e = {0};
     char acc[65];
     int r;
 
     r = acct_group_from_path(g->path, &ag);
     if (r == 0 && !account && ag.workload[0])
         account = cli_account_of(cli, ag.workload, acc);
-    r = acct_group_from_cg(g, account, &ag);
-    if (r == 0)
-        r = acct_record_final(l, &ag, u, start_ns, end_ns, &e);
+    r = acct_group_from_cg(g, account, ret);
+    if (r < 0)
+        cli_error(cli, "final usage not recorded: %s: %s", g->path, strerror(-r));
+    return r;
+}
+
+int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group *g,
+                         const char *account, const struct ctl_usage *u, uint64_t start_ns,
+                         uint64_t end_ns)
+{
+    struct acct_group ag;
+    struct cg_err e = {0};
+    int r;
+
+    r = cli_final_group(cli, g, account, &ag);
+    if (r < 0)
+        return r;
+    r = acct_record_final(l, &ag, u, start_ns, end_ns, &e);
     if (r < 0)
         cli_error_ctx(cli, "final usage not recorded", &e, r);
     return r;

@@ -27,8 +27,15 @@ int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret);
  * on stderr and returned; the freeze itself stands. */
 int cli_hook_freezer_event(struct cli *cli, struct cg_ctx *ctx, const char *path, bool frozen);
 
-/* Records a group's final usage (read just before its removal). account: who pays, or
- * NULL to look it up in the policies (the workload's name when none says). */
+/* What the ledger knows a group by (kind, names, generation, limits), read from the
+ * group while it still exists. account: who pays, or NULL to look it up in the policies
+ * (the workload's name when none says). On failure says why on stderr. */
+struct acct_group;
+int cli_final_group(struct cli *cli, struct cg_group *g, const char *account,
+                    struct acct_group *ret);
+
+/* Records a group's final usage (read just before its removal): cli_final_group, then the
+ * record. */
 int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group *g,
                          const char *account, const struct ctl_usage *u, uint64_t start_ns,
                          uint64_t end_ns);
