@@ -151,6 +151,24 @@ static int ensure_workload(struct cli *cli, struct cg_ctx *ctx, const struct pol
     return cg_group_open(ctx, path, false, ret, NULL, e);
 }
 
+/* launch_run_open's callback: ensure_workload, possibly in a second thread (launcher.h). */
+struct workload_ctx {
+    struct cli *cli;
+    struct cg_ctx *ctx;
+    const struct pol_config *cfg;
+    const struct pol_policy *policy;
+    bool failed;
+};
+
+static int open_workload(void *userdata, struct cg_group **ret, struct cg_err *e)
+{
+    struct workload_ctx *w = userdata;
+    int r = ensure_workload(w->cli, w->ctx, w->cfg, w->policy, ret, e);
+
+    w->failed = r < 0;
+    return r;
+}
+
 /*
  * The instance's final usage goes to the ledger before its group is removed: it is read
  * from the group, and the group's identity too, before launch_run removes it. The commit
@@ -242,12 +260,12 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         {},
     };
     _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
-    _cleanup_(cg_group_freep) struct cg_group *workload = NULL;
     const char *policy_name = NULL, *id = NULL, *fb;
     struct pol_config cfg = {0};
     struct pol_set set = {0};
     const struct pol_policy *policy = NULL;
     struct final_ctx fin = {0};
+    struct workload_ctx wo;
     struct launch_result res;
     struct launch_opts o;
     struct cg_err e = {0};
@@ -313,17 +331,17 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         r = cli_exit_code(r) == EXIT_INVALID ? EXIT_INVALID : EXIT_SYSTEM;
         goto out;
     }
-    r = ensure_workload(cli, ctx, &cfg, policy, &workload, &e);
-    if (r < 0) {
+    wo = (struct workload_ctx){.cli = cli, .ctx = ctx, .cfg = &cfg, .policy = policy};
+
+    /* An inherited SIG_IGN would make the kernel reap our child before we see its status. */
+    (void)signal(SIGCHLD, SIG_DFL);
+    r = launch_run_open(ctx, open_workload, &wo, &o, &res, &e);
+    final_done(&fin);
+    if (r < 0 && wo.failed) {
         cli_error_ctx(cli, "run: workload", &e, r);
         r = EXIT_SYSTEM;
         goto out;
     }
-
-    /* An inherited SIG_IGN would make the kernel reap our child before we see its status. */
-    (void)signal(SIGCHLD, SIG_DFL);
-    r = launch_run(workload, &o, &res, &e);
-    final_done(&fin);
     if (r < 0) {
         cli_error_ctx(cli, "run", &e, r);
         r = r == -ESRCH || r == -EEXIST || (r == -EINVAL && !e.group[0]) ? EXIT_INVALID

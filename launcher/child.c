@@ -132,14 +132,20 @@ _Noreturn void launch_child_main(struct launch_child *c)
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* Placement first, before anything of the workload's setup: the child moves itself
      * (core/cgroup.h says why that is cheaper than the parent moving it). */
-    if (c->self_attach) {
-        int h = 0;
+    if (c->place_fd >= 0) {
+        int fds[_CG_H_MAX], h = 0;
 
-        r = cg_self_attach(c->attach_fds, &h);
+        r = launch_place_recv(c->place_fd, fds);
+        if (r == 0)
+            _exit(LAUNCH_EXIT_SETUP); /* the parent gave up: exit without a word */
+        if (r < 0)
+            launch_child_fail(c->report_fd, LAUNCH_STAGE_SYNC, -r);
+        r = cg_self_attach(fds, &h);
         if (r < 0)
             launch_child_fail_detail(c->report_fd, LAUNCH_STAGE_SYNC, -r,
                                      cg_hier_to_string((enum cg_hier)h));
-        cg_self_attach_close(c->attach_fds);
+        cg_self_attach_close(fds);
+        (void)close(c->place_fd);
     }
     if (c->hold) {
         char b;

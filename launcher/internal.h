@@ -34,16 +34,15 @@ enum launch_stage launch_creds_apply(const struct launch_creds *c);
 
 /* What the cloned child does. */
 struct launch_child {
-    unsigned long clone_ns;    /* CLONE_NEW* flags given to clone */
-    bool cgroupns;             /* unshare(CLONE_NEWCGROUP) once placed */
-    bool hold;                 /* wait on sync_fd to be placed (and mapped) first */
-    bool self_attach;          /* v1: move itself into the instance through attach_fds */
-    int attach_fds[_CG_H_MAX]; /* cg_group_open_self_attach; closed once used */
-    int sync_fd;               /* read end; the parent writes one byte, or closes to abort */
-    int report_fd;             /* write end, O_CLOEXEC: {stage, errno} on failure */
-    const char *hostname;      /* NULL: keep */
-    const char *workdir;       /* never NULL; in the workload's root when fs has one */
-    const struct pol_fs *fs;   /* [Filesystem] to enter (launch_fs_enter), or NULL */
+    unsigned long clone_ns;  /* CLONE_NEW* flags given to clone */
+    bool cgroupns;           /* unshare(CLONE_NEWCGROUP) once placed */
+    bool hold;               /* wait on sync_fd to be placed (and mapped) first */
+    int place_fd;            /* v1: socket the instance's tasks fds arrive on (place.c), or -1 */
+    int sync_fd;             /* read end; the parent writes one byte, or closes to abort */
+    int report_fd;           /* write end, O_CLOEXEC: {stage, errno} on failure */
+    const char *hostname;    /* NULL: keep */
+    const char *workdir;     /* never NULL; in the workload's root when fs has one */
+    const struct pol_fs *fs; /* [Filesystem] to enter (launch_fs_enter), or NULL */
     bool no_new_privs;
     const struct launch_creds *creds;
     char *const *argv;
@@ -52,6 +51,12 @@ struct launch_child {
     sigset_t exec_mask; /* signal mask CMD starts with (the caller's) */
     sigset_t forward;   /* signals the init forwards */
 };
+
+/* place.c: the instance's tasks fds (one per hierarchy, -1 where none) from the parent
+ * to the child. recv: 1 received, 0 the parent closed the socket, or -errno; it makes
+ * system calls only (the child is a raw-cloned copy). */
+int launch_place_send(int sock, const int fds[_CG_H_MAX]);
+int launch_place_recv(int sock, int fds[_CG_H_MAX]);
 
 /* Child entry: never returns. */
 _Noreturn void launch_child_main(struct launch_child *c);

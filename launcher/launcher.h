@@ -8,10 +8,13 @@
  *
  * Placement. On cgroup v2 the child is created directly inside the instance group with
  * clone3(CLONE_INTO_CGROUP) (kernel 5.7+). When that is refused (ENOSYS, E2BIG,
- * EOPNOTSUPP, EBUSY, EACCES), on v1/hybrid, or when LAUNCH_FORCE_FALLBACK is given, the
- * child is created held on a sync pipe; the parent writes its pid into the instance group
- * of every hierarchy and only then releases it. Either way nothing of CMD runs outside
- * the group.
+ * EOPNOTSUPP, EBUSY, EACCES), or when LAUNCH_FORCE_FALLBACK is given, the child is
+ * created held on a sync pipe; the parent writes its pid into the instance group and only
+ * then releases it. On v1/hybrid the child is created waiting on a socket for the
+ * instance's "tasks" files, one per hierarchy, and moves itself by writing "0" to each
+ * before anything else (core/cgroup.h: a thread that moves itself spares the kernel's
+ * global lock and its RCU grace period, 13-15 ms, that writing another pid costs).
+ * Either way nothing of CMD runs outside the group.
  *
  * Filesystem. A policy's [Filesystem] (struct pol_fs) is built by the child before the
  * workload is forked and before privileges are dropped (launcher/rootfs.h): in the init
@@ -149,3 +152,17 @@ int launch_check(const struct launch_opts *o, struct cg_err *e);
  */
 int launch_run(struct cg_group *workload, const struct launch_opts *o, struct launch_result *ret,
                struct cg_err *e);
+
+/* Opens the workload group for launch_run_open (creating or updating it as its policy
+ * says). 0 or a negative errno with e set. */
+typedef int (*launch_workload_fn)(void *userdata, struct cg_group **ret, struct cg_err *e);
+
+/*
+ * launch_run for a workload group that open() makes and opens. On cgroup v1 it runs in a
+ * second thread, together with the instance's creation, while the kernel builds the
+ * child's namespaces (the child waits to be placed: nothing of CMD runs before); on v2
+ * first, since clone3(CLONE_INTO_CGROUP) needs the group. That overlap is a tenth of a
+ * `corral run` of a short command. Errors as launch_run, and open()'s own.
+ */
+int launch_run_open(struct cg_ctx *ctx, launch_workload_fn open, void *userdata,
+                    const struct launch_opts *o, struct launch_result *ret, struct cg_err *e);

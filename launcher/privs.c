@@ -5,6 +5,12 @@
  *           process with its own network and files;
  *   apply (child):    setgroups -> setresgid -> setresuid, in that order (once the uid is
  *           dropped the others are no longer allowed), each one read back and verified.
+ *
+ * The child makes these as raw system calls, which change the calling thread's
+ * credentials only. glibc's wrappers change those of every thread of the process, by
+ * signalling each one it knows of and waiting for it: in a child cloned while the parent
+ * had a second thread, glibc still lists that thread (of the parent), and the wait never
+ * ends. The child is single-threaded, so the raw calls change the whole process.
  */
 #include <errno.h>
 #include <grp.h>
@@ -12,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "launcher/internal.h"
@@ -150,13 +157,13 @@ enum launch_stage launch_creds_apply(const struct launch_creds *c)
 
     if (!c->change)
         return LAUNCH_STAGE_NONE;
-    if (setgroups(c->ngroups, c->groups) < 0)
+    if (syscall(SYS_setgroups, c->ngroups, c->groups) < 0)
         return LAUNCH_STAGE_SETGROUPS;
     if (!same_groups(c)) {
         errno = EPERM;
         return LAUNCH_STAGE_SETGROUPS;
     }
-    if (setresgid(c->gid, c->gid, c->gid) < 0)
+    if (syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0)
         return LAUNCH_STAGE_SETGID;
     if (getresgid(&rg, &eg, &sg) < 0 || rg != c->gid || eg != c->gid || sg != c->gid) {
         errno = EPERM;
@@ -164,14 +171,14 @@ enum launch_stage launch_creds_apply(const struct launch_creds *c)
     }
     if (!c->set_user)
         return LAUNCH_STAGE_NONE;
-    if (setresuid(c->uid, c->uid, c->uid) < 0)
+    if (syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
         return LAUNCH_STAGE_SETUID;
     if (getresuid(&ru, &eu, &su) < 0 || ru != c->uid || eu != c->uid || su != c->uid) {
         errno = EPERM;
         return LAUNCH_STAGE_SETUID;
     }
     /* A dropped root must not be able to come back. */
-    if (c->uid != 0 && setresuid(0, 0, 0) == 0) {
+    if (c->uid != 0 && syscall(SYS_setresuid, 0, 0, 0) == 0) {
         errno = EPERM;
         return LAUNCH_STAGE_SETUID;
     }

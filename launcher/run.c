@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,7 +158,7 @@ struct run_state {
     struct launch_child c;
     struct launch_creds creds;
     char **env;
-    int rep[2], syn[2];
+    int rep[2], syn[2], place[2];
     int sigfd, pidfd;
     pid_t pid;
 };
@@ -168,9 +169,10 @@ static void state_done(struct run_state *s)
     closep(&s->rep[1]);
     closep(&s->syn[0]);
     closep(&s->syn[1]);
+    closep(&s->place[0]);
+    closep(&s->place[1]);
     closep(&s->sigfd);
     closep(&s->pidfd);
-    cg_self_attach_close(s->c.attach_fds);
     launch_env_free(s->env);
     launch_creds_done(&s->creds);
 }
@@ -189,7 +191,7 @@ int launch_check(const struct launch_opts *o, struct cg_err *e)
     return 0;
 }
 
-static int prepare(struct run_state *s, const struct launch_opts *o, struct cg_err *e)
+static int prepare(struct run_state *s, const struct launch_opts *o, bool v1, struct cg_err *e)
 {
     const struct pol_policy *p = o->policy;
     extern char **environ;
@@ -219,63 +221,149 @@ static int prepare(struct run_state *s, const struct launch_opts *o, struct cg_e
         return -errno;
     if (fcntl(s->rep[0], F_SETFL, O_NONBLOCK) < 0)
         return -errno;
+    if (v1 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s->place) < 0)
+        return -errno;
     s->c.report_fd = s->rep[1];
     s->c.sync_fd = s->syn[0];
+    s->c.place_fd = s->place[1];
     return 0;
 }
 
-/* Clones the child and, on the fallback path, places and releases it. */
-static int start(struct run_state *s, struct cg_group *inst, const struct launch_opts *o,
-                 struct launch_result *res, struct cg_err *e)
-{
-    int cgfd = cg_ctx_is_v2(inst->ctx) && !(o->flags & LAUNCH_FORCE_FALLBACK)
-                   ? cg_group_fd(inst, CG_H_CPU)
-                   : -1;
-    bool into = false;
+/*
+ * What the child is placed in: the workload group (opened by the caller, or by `open`),
+ * checked not frozen, the new instance in it, and on v1 the instance's tasks fds. On v1
+ * with `open` this runs in a second thread while the main one clones the child.
+ */
+struct instance {
+    struct cg_group *workload; /* given, or opened by open() */
+    bool own_workload;
+    launch_workload_fn open;
+    void *userdata;
+    const char *id;
+    struct cg_group *inst;
+    int tasks[_CG_H_MAX];
     int r;
+    struct cg_err e;
+};
 
-    /* v1: the child places itself (cg_group_open_self_attach); v2: CLONE_INTO_CGROUP,
-     * or the parent writes the pid to cgroup.procs when the kernel refuses that. */
-    if (!cg_ctx_is_v2(inst->ctx)) {
-        r = cg_group_open_self_attach(inst, s->c.attach_fds, e);
-        if (r < 0)
-            return r;
-        s->c.self_attach = true;
+static void *instance_make(void *userdata)
+{
+    struct instance *x = userdata;
+
+    if (!x->workload) {
+        x->r = x->open(x->userdata, &x->workload, &x->e);
+        if (x->r < 0)
+            return NULL;
+        x->own_workload = true;
     }
+    x->r = launch_check_not_frozen(x->workload, &x->e);
+    if (x->r >= 0)
+        x->r = make_instance(x->workload, x->id, &x->inst, &x->e);
+    if (x->r >= 0 && !cg_ctx_is_v2(x->workload->ctx)) {
+        x->r = cg_group_open_self_attach(x->inst, x->tasks, &x->e);
+        if (x->r < 0) {
+            (void)finish(x->inst, NULL);
+            cg_group_free(x->inst);
+            x->inst = NULL;
+        }
+    }
+    return NULL;
+}
+
+static void instance_done(struct instance *x)
+{
+    cg_self_attach_close(x->tasks);
+    cg_group_free(x->inst);
+    x->inst = NULL;
+    if (x->own_workload)
+        cg_group_free(x->workload);
+    x->workload = NULL;
+}
+
+/* Gives up a child that was never placed or released: it exits on EOF; make sure, and
+ * reap it. */
+static void abandon(struct run_state *s)
+{
+    closep(&s->place[0]);
+    closep(&s->syn[1]);
+    (void)kill(s->pid, SIGKILL);
+    (void)waitpid(s->pid, NULL, 0);
+    s->pid = -1;
+}
+
+/*
+ * Clones the child and places it (on failure the caller removes x->inst). v2: into the instance
+ * with CLONE_INTO_CGROUP, or held and placed by the parent's write to cgroup.procs when the kernel
+ * refuses that. v1: the child waits on the place socket for the instance's tasks fds; with a
+ * deferred instance (x->inst still NULL) the instance is made in a second thread meanwhile.
+ */
+static int start(struct run_state *s, struct instance *x, const struct launch_opts *o,
+                 bool deferred, struct launch_result *res, struct cg_err *e)
+{
+    bool into = false;
+    pthread_t maker;
+    int cgfd = -1, r;
+
+    if (!deferred && cg_ctx_is_v2(x->inst->ctx) && !(o->flags & LAUNCH_FORCE_FALLBACK))
+        cgfd = cg_group_fd(x->inst, CG_H_CPU);
+    if (deferred && pthread_create(&maker, NULL, instance_make, x) != 0)
+        deferred = false, (void)instance_make(x);
+    if (x->r < 0 && !deferred)
+        goto maker_failed;
     r = launch_spawn(&s->c, cgfd, &s->pid, &s->pidfd, &into);
-    cg_self_attach_close(s->c.attach_fds);
+    if (deferred)
+        (void)pthread_join(maker, NULL);
     if (r < 0)
-        return cg_err_set(e, r, inst->path, NULL,
+        return cg_err_set(e, r, x->workload ? x->workload->path : NULL, NULL,
                           r == -EPERM || r == -EINVAL || r == -ENOSPC || r == -EUSERS
                               ? "the kernel refused to create the namespaces"
                               : "cannot create the child process");
     res->into_cgroup = into;
     closep(&s->rep[1]);
     closep(&s->syn[0]);
-    if (!into && !s->c.self_attach) {
-        r = cg_group_attach(inst, s->pid, e);
+    closep(&s->place[1]);
+    if (x->r < 0) {
+        abandon(s);
+        goto maker_failed;
+    }
+    snprintf(res->group, sizeof(res->group), "%s", x->inst->path);
+    if (s->place[0] >= 0) {
+        r = launch_place_send(s->place[0], x->tasks);
+        if (r < 0)
+            r = cg_err_set(e, r, x->inst->path, "tasks", "cannot hand the child its group");
+        cg_self_attach_close(x->tasks);
+        closep(&s->place[0]);
+        if (r >= 0 && s->c.hold)
+            r = write_id_maps(s->pid, e);
+    } else if (!into) {
+        r = cg_group_attach(x->inst, s->pid, e);
         if (r >= 0 && (s->c.clone_ns & CLONE_NEWUSER))
             r = write_id_maps(s->pid, e);
     } else if (s->c.hold)
         r = write_id_maps(s->pid, e);
     if (r >= 0 && s->c.hold && write(s->syn[1], "g", 1) != 1)
-        r = cg_err_set(e, -errno, inst->path, NULL, "cannot release the child");
+        r = cg_err_set(e, -errno, x->inst->path, NULL, "cannot release the child");
     closep(&s->syn[1]);
     if (r < 0) {
-        /* Never released: it exits on EOF; make sure and reap it. */
-        (void)kill(s->pid, SIGKILL);
-        (void)waitpid(s->pid, NULL, 0);
-        s->pid = -1;
+        abandon(s);
         return r;
     }
     return 0;
+maker_failed:
+    if (e)
+        *e = x->e;
+    return x->r;
 }
 
-int launch_run(struct cg_group *workload, const struct launch_opts *o, struct launch_result *ret,
+static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn open,
+               void *open_userdata, const struct launch_opts *o, struct launch_result *ret,
                struct cg_err *e)
 {
-    struct run_state s = {.rep = {-1, -1}, .syn = {-1, -1}, .sigfd = -1, .pidfd = -1, .pid = -1};
-    _cleanup_(cg_group_freep) struct cg_group *inst = NULL;
+    struct run_state s = {
+        .rep = {-1, -1}, .syn = {-1, -1}, .place = {-1, -1}, .sigfd = -1, .pidfd = -1, .pid = -1};
+    struct instance x = {
+        .workload = workload, .open = open, .userdata = open_userdata, .id = o->id};
+    bool v1 = !cg_ctx_is_v2(ctx), deferred;
     struct launch_result res;
     struct launch_report rep;
     sigset_t old;
@@ -283,25 +371,32 @@ int launch_run(struct cg_group *workload, const struct launch_opts *o, struct la
     int r, status = 0;
 
     for (int h = 0; h < _CG_H_MAX; h++)
-        s.c.attach_fds[h] = -1;
+        x.tasks[h] = -1;
     memset(&res, 0, sizeof(res));
     ctl_usage_init(&res.usage);
-    r = prepare(&s, o, e);
+    r = prepare(&s, o, v1, e);
     if (r < 0)
         goto out;
-    r = launch_check_not_frozen(workload, e);
-    if (r < 0)
-        goto out;
-    r = make_instance(workload, o->id, &inst, e);
-    if (r < 0)
-        goto out;
-    snprintf(res.group, sizeof(res.group), "%s", inst->path);
+    /* v2 needs the instance before the clone (CLONE_INTO_CGROUP); v1 can make it while
+     * the kernel builds the child's namespaces. */
+    deferred = v1 && open;
+    if (!deferred) {
+        (void)instance_make(&x);
+        r = x.r;
+        if (r < 0) {
+            if (e)
+                *e = x.e;
+            goto out;
+        }
+    }
 
     /* Block before the clone so that no signal meant for the workload is lost between
-     * the clone and the wait; the child restores `old` for CMD. */
+     * the clone and the wait; the child restores `old` for CMD. The thread that makes a
+     * deferred instance inherits the mask. */
     if (pthread_sigmask(SIG_BLOCK, &s.c.forward, &old) != 0) {
         r = -EINVAL;
-        (void)finish(inst, NULL);
+        if (x.inst)
+            (void)finish(x.inst, NULL);
         goto out;
     }
     s.c.exec_mask = old;
@@ -311,7 +406,7 @@ int launch_run(struct cg_group *workload, const struct launch_opts *o, struct la
     if (s.sigfd < 0)
         r = -errno;
     else
-        r = start(&s, inst, o, &res, e);
+        r = start(&s, &x, o, deferred, &res, e);
     if (r >= 0 && o->on_started)
         o->on_started(o->userdata);
     if (r >= 0)
@@ -327,7 +422,8 @@ int launch_run(struct cg_group *workload, const struct launch_opts *o, struct la
             (void)kill(s.pid, SIGKILL);
             (void)waitpid(s.pid, NULL, 0);
         }
-        (void)finish(inst, &ignored);
+        if (x.inst)
+            (void)finish(x.inst, &ignored);
         goto out;
     }
 
@@ -341,14 +437,27 @@ int launch_run(struct cg_group *workload, const struct launch_opts *o, struct la
         snprintf(res.failed_detail, sizeof(res.failed_detail), "%s", rep.detail);
     }
     /* Final usage, while the group still exists: for the ledger (via on_final) and -v. */
-    (void)ctl_read_usage_all(inst, &res.usage);
+    (void)ctl_read_usage_all(x.inst, &res.usage);
     if (o->on_final)
-        res.hook_error = o->on_final(o->userdata, inst, &res);
+        res.hook_error = o->on_final(o->userdata, x.inst, &res);
     /* The launch happened: its status stands even if the cleanup fails (reported). */
-    res.cleanup_error = finish(inst, e);
+    res.cleanup_error = finish(x.inst, e);
     r = 0;
     *ret = res;
 out:
+    instance_done(&x);
     state_done(&s);
     return r;
+}
+
+int launch_run(struct cg_group *workload, const struct launch_opts *o, struct launch_result *ret,
+               struct cg_err *e)
+{
+    return run(workload->ctx, workload, NULL, NULL, o, ret, e);
+}
+
+int launch_run_open(struct cg_ctx *ctx, launch_workload_fn open, void *userdata,
+                    const struct launch_opts *o, struct launch_result *ret, struct cg_err *e)
+{
+    return run(ctx, NULL, open, userdata, o, ret, e);
 }

@@ -4,7 +4,7 @@
  * (5.7+): the kernel makes the child a member of the instance group as part of the
  * fork, so there is no instant at which it runs anywhere else. When the kernel refuses
  * that, the child is cloned held on the sync pipe instead and the parent places it. On
- * v1 the child places itself before anything else (cg_self_attach) and is not held.
+ * v1 the child waits for the instance's tasks fds instead and moves itself (place.c).
  */
 #include <errno.h>
 #include <sched.h>
@@ -77,7 +77,7 @@ int launch_spawn(struct launch_child *c, int cgroup_fd, pid_t *ret_pid, int *ret
 
     /* Fallback: the child must not run before the parent has placed it. The child is a
      * copy of this memory as it is at the clone, so setting hold here is enough. */
-    if (!c->self_attach)
+    if (c->place_fd < 0)
         c->hold = true;
     memset(&a, 0, sizeof(a));
     a.flags = c->clone_ns | CLONE_PIDFD;
