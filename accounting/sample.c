@@ -306,14 +306,15 @@ enum {
     G_TAKEN = 1u << 7,     /* (old table, during a scan) handed over to the new one */
 };
 
-/* One group: ~210 bytes plus its path. */
+/* One group: ~220 bytes plus its path. */
 struct grp {
     char *path; /* owned */
     uint64_t generation;
     uint64_t cpu_limit, mem_limit;
-    uint64_t t_ns;    /* of the last read */
-    uint64_t held_ns; /* G_HELD: time of the row held back */
-    uint32_t parent;  /* index in the table, or NO_PARENT */
+    uint64_t t_ns;     /* of the last read */
+    uint64_t held_ns;  /* G_HELD: time of the row held back */
+    uint64_t quiet_ns; /* quiet rule: the last scheduled read of pids current, frozen */
+    uint32_t parent;   /* index in the table, or NO_PARENT */
     uint32_t read_pass;
     uint16_t account; /* 1-based index in s->accounts, 0 none */
     uint16_t absent;  /* files known to be missing */
@@ -557,7 +558,13 @@ static int scan_add(struct scan *sc, struct cg_group *g, uint32_t parent)
     struct grp *old, *x;
     int r;
 
-    r = acct_group_from_cg(g, NULL, &ag);
+    /* An instance takes its workload's limits from the walk (below): only its generation
+     * is read here, not the workload's limit files once more per instance. */
+    r = acct_group_from_path(g->path, &ag);
+    if (r >= 0 && (ag.kind != ACCT_INSTANCE || parent == NO_PARENT))
+        r = acct_group_from_cg(g, NULL, &ag);
+    else if (r >= 0)
+        r = generation(g, &ag.generation);
     if (r < 0)
         return r;
     r = scan_grow(sc);
@@ -816,6 +823,7 @@ static int read_ctr(struct acct_sampler *s, struct grp *x, int c, char *buf, siz
     if (x->absent & (1u << c))
         return -ENOENT;
     if (x->fd[c] >= 0) {
+        s->st.reads++;
         n = pread(x->fd[c], buf, size - 1, 0);
         if (n < 0)
             return errno == ENODEV || errno == ENOENT ? -ENODEV : -errno;
@@ -840,6 +848,7 @@ static int read_ctr(struct acct_sampler *s, struct grp *x, int c, char *buf, siz
         }
         return out_of_fds(r) ? -EMFILE : r;
     }
+    s->st.reads++;
     n = pread(fd, buf, size - 1, 0);
     (void)close(fd);
     if (n < 0)
@@ -864,14 +873,15 @@ static bool same_generation(struct acct_sampler *s, struct grp *x)
     return false;
 }
 
-/* Reads group i by the rule of sample.h into *u (starting from its last read). 1: read,
- * 0: could not be read this pass (out of fds), -ENODEV: gone. */
-static int read_grp(struct acct_sampler *s, size_t i, struct ctl_usage *u)
+/* Reads group i by the rule of sample.h into *u (starting from its last read), at time t.
+ * 1: read, 0: could not be read this pass (out of fds), -ENODEV: gone. */
+static int read_grp(struct acct_sampler *s, size_t i, uint64_t t, struct ctl_usage *u)
 {
     struct grp *x = &s->g[i];
     const struct grp *p = x->parent == NO_PARENT ? NULL : &s->g[x->parent];
-    bool have = x->flags & G_HAVE, full, cpu_known = false, by_path = false;
-    unsigned todo;
+    bool have = x->flags & G_HAVE, full, cpu_known = false, by_path = false, quiet;
+    const unsigned quiet_files = (1u << C_PIDS_CUR) | (1u << C_FROZEN);
+    unsigned todo, done = 0;
     char buf[1024];
 
     full = !have || s->full_every <= 1 || (s->pass + i) % s->full_every == 0;
@@ -887,12 +897,19 @@ static int read_grp(struct acct_sampler *s, size_t i, struct ctl_usage *u)
         todo &= ~(1u << C_CPU_USAGE);
         cpu_known = true;
     }
-    for (int pass2 = 0; pass2 < 2; pass2++) {
+    /* Quiet rule: a group whose CPU total stood still at the previous pass (read then) may
+     * skip pids current and frozen, if it stands still at this one too (else it moved:
+     * the second round reads them) and their scheduled read is not due. */
+    quiet = !full && (x->flags & G_CPU_STILL) && x->read_pass + 1 == s->pass &&
+            x->u.cpu_usage_ns != CTL_UNSET && t - x->quiet_ns < ACCT_SAMPLER_QUIET_NS;
+    if (quiet)
+        todo &= ~quiet_files;
+    for (int round = 0; round < 2; round++) {
         for (int c = 0; c < _C_MAX; c++) {
             int r;
             if (!(todo & (1u << c)))
                 continue;
-            todo &= ~(1u << c);
+            done |= 1u << c;
             by_path |= x->fd[c] < 0;
             r = read_ctr(s, x, c, buf, sizeof(buf));
             if (r == -ENODEV)
@@ -903,19 +920,17 @@ static int read_grp(struct acct_sampler *s, size_t i, struct ctl_usage *u)
                 continue; /* stays as it was: unavailable, or last known */
             parse_ctr((enum ctr)c, s->v2, buf, u);
         }
-        if (pass2 > 0 || full)
+        if (round > 0 || full)
             break;
-        /* Moved (or may have): the rest too. */
+        todo = 0;
         if ((!cpu_known && u->cpu_usage_ns != x->u.cpu_usage_ns) ||
             u->pids_current != x->u.pids_current ||
             (u->mem_current != CTL_UNSET &&
              (x->u.mem_peak == CTL_UNSET || u->mem_current > x->u.mem_peak))) {
+            /* Moved (or may have): the rest too. */
             full = true;
-            todo = ALL_FILES & ~fast_mask(s);
-            if (cpu_known) {
-                todo |= 1u << C_CPU_USAGE;
-                cpu_known = false;
-            }
+            todo = ALL_FILES & ~done;
+            cpu_known = false;
         }
     }
     if (by_path && !same_generation(s, x))
@@ -925,8 +940,14 @@ static int read_grp(struct acct_sampler *s, size_t i, struct ctl_usage *u)
         x->flags |= G_CPU_STILL;
     else
         x->flags &= (uint8_t)~G_CPU_STILL;
-    if (!have)
+    if (!have) {
         x->flags &= (uint8_t)~G_CPU_STILL;
+        /* staggered: the first quiet re-reads of a new table do not all fall on one pass */
+        x->quiet_ns = t - (uint64_t)(i % 16) * (ACCT_SAMPLER_QUIET_NS / 16);
+    } else if ((done & quiet_files) == quiet_files && t - x->quiet_ns >= ACCT_SAMPLER_QUIET_NS) {
+        /* due (the phase stays: reads for other reasons only make them fresher) */
+        x->quiet_ns = t;
+    }
     return 1;
 }
 
@@ -1000,7 +1021,7 @@ int acct_sampler_pass(struct acct_sampler *s, unsigned flags, size_t *ret_rows)
         s->rows = NULL;
         s->cap_rows = 0;
     }
-    s->st.unsampled = s->st.held = 0;
+    s->st.unsampled = s->st.held = s->st.reads = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct grp *x = &s->g[i];
         struct ctl_usage u;
@@ -1011,7 +1032,7 @@ int acct_sampler_pass(struct acct_sampler *s, unsigned flags, size_t *ret_rows)
         if (x->flags & G_GONE)
             continue;
         t = s->clock ? s->clock(s->clock_data) : acct_now_ns();
-        k = read_grp(s, i, &u);
+        k = read_grp(s, i, t, &u);
         if (k == 0) {
             s->st.unsampled++;
             continue;

@@ -20,21 +20,40 @@
  * Limits (for reservation billing), read at scan time from the workload group:
  *   cpu.cfs_quota_us / cpu.cfs_period_us | cpu.max;  memory.limit_in_bytes | memory.max
  *
- * The read rule (what a pass reads of an idle group). Every pass reads the gauges that
- * can change while no task of the group runs: memory current (reclaim, network buffers
- * charged in softirq), pids current (tasks moved in or out by others), and the freezer
- * state (an empty or sleeping group freezes without running); and the CPU total. The
- * other counters are re-read only when the group moved: its CPU total changed, or its
- * pids count changed, or its memory went above the peak last read. Otherwise they keep
- * the values of the last read, which they still have: CPU user/system only grow with
- * the total; an OOM kill ends a task (pids or CPU move); throttled time accrues while
- * runnable tasks wait, and they run (CPU moves) at the next period. As a safety net
- * against what this reasoning misses (a peak that rose and fell back between two passes
- * through softirq charges alone, throttled time folded in after the last task left,
- * a counter reset by hand), each group gets a full read every ACCT_SAMPLER_FULL_EVERY
- * passes (staggered over the groups), and a final record is always a full read. These
- * counters are cumulative (the peak is monotonic), so a late read moves usage to a
- * later interval, never loses or repeats it.
+ * The read rule (what a pass reads of an idle group). Every pass reads the gauge that can
+ * change while no task of the group runs and nobody else touches it: memory current
+ * (reclaim, network buffers charged in softirq); and the CPU total (v1: unless the parent
+ * rule below says it did not move). It also reads pids current and the freezer state,
+ * unless the quiet rule below lets it skip them. The other counters are re-read only when
+ * the group moved: its CPU total changed, or its pids count changed, or its memory went
+ * above the peak last read. Otherwise they keep the values of the last read, which they
+ * still have: CPU user/system only grow with the total; an OOM kill ends a task (pids or
+ * CPU move); throttled time accrues while runnable tasks wait, and they run (CPU moves)
+ * at the next period. As a safety net against what this reasoning misses (a peak that
+ * rose and fell back between two passes through softirq charges alone, throttled time
+ * folded in after the last task left, a counter reset by hand), each group gets a full
+ * read every ACCT_SAMPLER_FULL_EVERY passes (staggered over the groups), and a final
+ * record is always a full read. These counters are cumulative (the peak is monotonic),
+ * so a late read moves usage to a later interval, never loses or repeats it.
+ * Quiet rule: a group whose CPU total did not move between the previous pass and this
+ * one, nor between the pass before and the previous one (both passes read it; its CPU
+ * total is available), skips pids current and the freezer state, except at the first
+ * pass at least ACCT_SAMPLER_QUIET_NS (9 s, by the sampler's clock) after the last such
+ * scheduled read (staggered over the groups at their first read). Forks, exits, exec
+ * and freezing a group's tasks all cost CPU time in the group, so with the CPU still,
+ * these two can only change through what others do to it without running it: a sleeping
+ * task moved in or out by another process, a zombie reaped by a parent outside the
+ * group (pids.current drops at the reap, not at the exit; the pass after the exit still
+ * reads it, which catches a prompt reap), an empty group (or one whose tasks do not
+ * wake) frozen or thawed. Such a change is seen at the next scheduled read, or at once
+ * when the group moves: at most 9 s plus one interval late, plus any delay of the pass
+ * itself. At a 1 s interval that is 10 s; an interval of 10 s or more (the default)
+ * skips nothing (a pass that comes up to 1 s early still reads them). Until then the
+ * rows carry the old values: such a group's frozen time starts or ends that much late,
+ * the hold rule may hold or write an instance's rows by its old task count (same
+ * totals: the hold rule below), and on v1 corrald notices an instance emptied that way
+ * that much later (corrald.8). Full reads (full_every) and final records read these
+ * files too.
  * v1 parent rule: cpuacct.usage is hierarchical and only grows (every charge is added to
  * the group and each ancestor), so when a parent's total is unchanged since the previous
  * pass, no descendant was charged since then: a child read at the previous pass skips
@@ -80,6 +99,10 @@
 #include "core/cgroup.h"
 
 #define ACCT_SAMPLER_FULL_EVERY 60 /* passes between two full reads of an idle group */
+/* Quiet rule: pids current and frozen of an idle group are read at the first pass at
+ * least this long (ns) after their last scheduled read: at most this plus one interval
+ * stale. */
+#define ACCT_SAMPLER_QUIET_NS (9ull * 1000000000u)
 
 /* Who pays for a workload: the policy's Account=, or NULL for "the workload's name". */
 typedef const char *(*acct_account_fn)(void *userdata, const char *class_name,
@@ -147,6 +170,7 @@ struct acct_sampler_stats {
     size_t carried;   /* last scan: known groups under those, kept as they were */
     size_t on_demand; /* groups read by path for want of kept-open fds */
     size_t fds;       /* counter files kept open */
+    size_t reads;     /* last pass: counter files read (pread through a kept or fresh fd) */
 };
 void acct_sampler_stats(const struct acct_sampler *s, struct acct_sampler_stats *ret);
 /* Heap bytes of the sampler's tables (benchmarks). */

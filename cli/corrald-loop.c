@@ -190,12 +190,17 @@ static void pass(struct corrald *d)
     r = store_rows(d, rows);
     t_sync = cpu_usec();
     corrald_instances_sync(d);
-    corrald_log(&d->log, LOG_DEBUG, NULL,
-                "pass %llu: %zu groups, %zu rows; CPU us: walk %llu, read %llu, ledger %llu, "
-                "instances %llu",
-                (unsigned long long)d->passes, acct_sampler_count(d->sampler), rows,
-                (unsigned long long)(t_read - t_start), (unsigned long long)(t_store - t_read),
-                (unsigned long long)(t_sync - t_store), (unsigned long long)(cpu_usec() - t_sync));
+    if (d->log.verbose) {
+        struct acct_sampler_stats st;
+        acct_sampler_stats(d->sampler, &st);
+        corrald_log(&d->log, LOG_DEBUG, NULL,
+                    "pass %llu: %zu groups, %zu files read, %zu rows; CPU us: walk %llu, read "
+                    "%llu, ledger %llu, instances %llu",
+                    (unsigned long long)d->passes, acct_sampler_count(d->sampler), st.reads, rows,
+                    (unsigned long long)(t_read - t_start), (unsigned long long)(t_store - t_read),
+                    (unsigned long long)(t_sync - t_store),
+                    (unsigned long long)(cpu_usec() - t_sync));
+    }
     if (r >= 0 && !d->ready) {
         size_t n = acct_sampler_count(d->sampler);
         d->ready = true;

@@ -684,6 +684,132 @@ Test(daemon, sampler_hold_rule_keeps_every_minute)
     cg_group_free(frz);
 }
 
+/* The item of group path in the sampler's table (asserted to be there). */
+static const struct ctl_usage *item_usage(struct acct_sampler *s, const char *path)
+{
+    for (size_t i = 0; i < acct_sampler_count(s); i++) {
+        struct acct_sampler_item it;
+        acct_sampler_item(s, i, &it);
+        if (strcmp(it.path, path) == 0)
+            return it.usage;
+    }
+    cr_assert_fail("%s is not in the sampler's table", path);
+    return NULL;
+}
+
+/* One pass at fake time +1 s; returns the files it read. */
+static size_t quiet_pass(struct acct_sampler *s)
+{
+    struct acct_sampler_stats st;
+
+    fake_now += 1000000000u;
+    cr_assert_eq(acct_sampler_pass(s, ACCT_PASS_ROWS, NULL), 0);
+    acct_sampler_stats(s, &st);
+    return st.reads;
+}
+
+/* Passes (1 s apart) until the counter read by get() equals want; the passes it took. */
+static int passes_until(struct acct_sampler *s, const char *path,
+                        uint64_t (*get)(const struct ctl_usage *), uint64_t want)
+{
+    for (int k = 1; k <= 30; k++) {
+        (void)quiet_pass(s);
+        if (get(item_usage(s, path)) == want)
+            return k;
+    }
+    return 1000;
+}
+
+static uint64_t get_frozen(const struct ctl_usage *u)
+{
+    return u->frozen;
+}
+
+static uint64_t get_pids(const struct ctl_usage *u)
+{
+    return u->pids_current;
+}
+
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512], *p;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (cg_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')))
+        return '?';
+    return p[2];
+}
+
+/* The quiet rule (sample.h): an idle group's pass reads memory current (and on v2, or for
+ * a class on v1, the CPU total), not pids current and frozen; so a freeze of an empty
+ * group, or a sleeping task moved in by someone else, is not seen at once: it must be
+ * seen within ACCT_SAMPLER_QUIET_NS plus one interval (the full read of full_every is
+ * turned off here, so only the quiet rule's bound is at work). */
+Test(daemon, sampler_quiet_rule_reads_less_and_is_bounded)
+{
+    static const char *const names[] = {"run-frz", "run-mv", "run-a", "run-b", "run-c", "run-d"};
+    const int bound = (int)(ACCT_SAMPLER_QUIET_NS / 1000000000u) + 1; /* passes, 1 s apart */
+    bool v2 = cg_ctx_is_v2(th_ctx());
+    struct cg_group *g[6] = {NULL};
+    struct acct_sampler *s = NULL;
+    struct cg_err e = {0};
+    size_t n, reads = 0, classes = 1, fast = v2 ? 2 : 1;
+    pid_t pid;
+    int rel, k;
+
+    th_require_cgroups();
+    for (int i = 0; i < 6; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "normal/quiet/%s", names[i]);
+        cr_assert_eq(cg_group_open(th_ctx(), path, true, &g[i], NULL, &e), 0, "%s", e.detail);
+    }
+    cr_assert_eq(acct_sampler_new(th_ctx(), NULL, NULL, &s), 0);
+    acct_sampler_set_clock(s, fake_clock, NULL);
+    acct_sampler_set_full_every(s, 1u << 30);
+    fake_now = acct_now_ns();
+    n = (size_t)acct_sampler_scan(s, &e);
+    cr_assert_eq(n, 8, "%s", e.detail); /* normal, normal/quiet and its six instances */
+    for (int p = 0; p < 15; p++)
+        (void)quiet_pass(s);
+    cr_assert_eq(item_usage(s, "normal/quiet/run-frz")->frozen, 0);
+    cr_assert_eq(item_usage(s, "normal/quiet/run-mv")->pids_current, 0);
+
+    /* 20 s of idle passes: memory current of every group at every pass (and the CPU total
+     * of what the parent rule cannot vouch for), pids and frozen at most 3 times each */
+    for (int p = 0; p < 20; p++)
+        reads += quiet_pass(s);
+    cr_expect_geq(reads, 20 * fast * n, "%zu files read in 20 passes of %zu groups", reads, n);
+    cr_expect_leq(reads, 20 * (fast * n + classes) + 3 * 2 * n,
+                  "%zu files read in 20 passes of %zu idle groups", reads, n);
+
+    /* an empty group frozen and thawed (no CPU moves) */
+    freeze(g[0], true);
+    k = passes_until(s, "normal/quiet/run-frz", get_frozen, 1);
+    cr_expect_leq(k, bound, "a freeze was seen after %d passes", k);
+    freeze(g[0], false);
+    k = passes_until(s, "normal/quiet/run-frz", get_frozen, 0);
+    cr_expect_leq(k, bound, "a thaw was seen after %d passes", k);
+
+    /* a sleeping task moved in by someone else (it does not run there) */
+    pid = th_fork_held(NULL, NULL, &rel);
+    burner_pid = pid;
+    for (int i = 0; i < 200 && proc_state(pid) != 'S'; i++)
+        usleep(5000);
+    cr_assert_eq(cg_group_attach(g[1], pid, &e), 0, "%s", e.detail);
+    k = passes_until(s, "normal/quiet/run-mv", get_pids, 1);
+    cr_expect_leq(k, bound, "a task moved in was seen after %d passes", k);
+    /* its exit costs CPU in the group, and is reaped at once: seen at the next pass */
+    th_kill_wait(pid);
+    burner_pid = -1;
+    close(rel);
+    k = passes_until(s, "normal/quiet/run-mv", get_pids, 0);
+    cr_expect_eq(k, 1, "an exit was seen after %d passes", k);
+
+    acct_sampler_free(s);
+    for (int i = 0; i < 6; i++)
+        cg_group_free(g[i]);
+}
+
 /* Out of fds: the sampler reads what it cannot keep open by path, and when it cannot
  * open anything any more it samples what it holds and says how many it could not. */
 Test(daemon, sampler_out_of_fds_degrades)
