@@ -35,6 +35,12 @@ typedef enum ctl_id {
 
 #define CTL_MASK(id) (1u << (id))
 
+/* The hierarchies whose files the controllers' apply reads or writes. A check that only
+ * runs apply in a dry run (policy/apply.c) opens a group in these alone and gives it a
+ * descriptor on which every file access fails in the others, so a hierarchy missing
+ * here costs time (the check then always finds a difference), never correctness. */
+#define CTL_APPLY_HIERS ((1u << CG_H_CPU) | (1u << CG_H_MEMORY) | (1u << CG_H_PIDS))
+
 /* Limits of cpu.weight (v2) and cpu.shares (v1), and cpu.max period bounds (usec). */
 #define CTL_WEIGHT_MIN          1
 #define CTL_WEIGHT_MAX          10000

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/macro.h"
 #include "policy/apply.h"
+#include "policy/parallel.h"
 #include "policy/units.h"
 
 void pol_apply_result_free(struct pol_apply_result *r)
@@ -202,6 +206,22 @@ static int plan_new_group(struct cg_group *g, const struct ctl_settings *s, stru
     return r;
 }
 
+/* Files the controllers' warnings for group `path` that concern what owner asked for. */
+static int file_warnings(struct pol_apply_result *res, const char *path,
+                         const struct ctl_warnings *w, relevant_fn relevant, const void *owner)
+{
+    for (size_t i = 0; res && i < w->n; i++) {
+        int r;
+
+        if (!relevant(owner, w->w[i].key))
+            continue;
+        r = add_warning(res, path, w->w[i].key, w->w[i].msg);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 static int apply_group(struct cg_group *g, struct cg_group *standin, const struct ctl_settings *s,
                        struct cg_txn *t, relevant_fn relevant, const void *owner,
                        struct pol_apply_result *res, struct cg_err *e)
@@ -221,14 +241,7 @@ static int apply_group(struct cg_group *g, struct cg_group *standin, const struc
             snprintf(e->group, sizeof(e->group), "%s", g->path);
         return r;
     }
-    for (size_t i = 0; res && i < w.n; i++) {
-        if (!relevant(owner, w.w[i].key))
-            continue;
-        r = add_warning(res, g->path, w.w[i].key, w.w[i].msg);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return file_warnings(res, g->path, &w, relevant, owner);
 }
 
 int pol_used_classes(const struct pol_config *cfg, const struct pol_set *set,
@@ -416,13 +429,334 @@ static int open_root(struct cg_ctx *ctx, struct cg_txn *t, struct cg_group **ret
     return 0;
 }
 
+/*
+ * The read-only pass. Proving that nothing differs means reading every value of every
+ * workload from the kernel (a state file or timestamps cannot be trusted: kernfs keeps no
+ * mtime on write, and anyone may write there), and that is almost all the time a no-op
+ * apply takes. These reads are independent, so before the changes are made they run on a
+ * few threads: each workload is checked as the sequential pass would check it (its
+ * group must exist in every hierarchy, then every controller's apply runs in a dry-run
+ * transaction of its own), and is marked clean when it exists and nothing would be
+ * written. The sequential pass then skips the clean ones (filing their warnings) and
+ * handles every other one exactly as without this pass, in the same order, with its own
+ * fresh reads, writes, errors and rollback: nothing is written from a thread, and an
+ * error met while checking only means "not clean", so what apply does, reports and
+ * undoes does not depend on the threads. A value someone else changes between the two
+ * passes is the same race as a change right after a sequential apply read it. (The class
+ * groups' own values are written after their workloads were checked; no class value is
+ * part of a workload's.) The pass runs only when there is more than one thread to run
+ * it on: alone, it would only read everything twice.
+ */
+
+/* The names of the child directories of a directory, sorted. */
+struct dirlist {
+    char **v;
+    size_t n;
+};
+
+static void dirlist_done(struct dirlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    *l = (struct dirlist){0};
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int dirlist_read(int dfd, struct dirlist *ret)
+{
+    struct dirlist l = {0};
+    struct dirent *de;
+    size_t cap = 0;
+    DIR *d;
+    int fd, r = 0;
+
+    /* A fresh open for the listing: dfd may be O_PATH, and its offset is not ours. */
+    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    d = fdopendir(fd);
+    if (!d) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            continue;
+        if (l.n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char **nv = realloc(l.v, nc * sizeof(*nv));
+            if (!nv) {
+                r = -ENOMEM;
+                break;
+            }
+            l.v = nv;
+            cap = nc;
+        }
+        l.v[l.n] = strdup(de->d_name);
+        if (!l.v[l.n]) {
+            r = -ENOMEM;
+            break;
+        }
+        l.n++;
+    }
+    closedir(d);
+    if (r < 0) {
+        dirlist_done(&l);
+        return r;
+    }
+    qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+    *ret = l;
+    return 0;
+}
+
+static bool dirlist_has(const struct dirlist *l, const char *name)
+{
+    return l->n > 0 && bsearch(&name, l->v, l->n, sizeof(*l->v), cmp_str) != NULL;
+}
+
+/* A class group as the read-only pass sees it. In the hierarchies where the controllers
+ * read, its workloads are opened. In the others nothing is read: there a workload's
+ * handle gets `poison`, and whether its directory exists is looked up in the class
+ * directory's listing, one listing per hierarchy instead of one open per workload. */
+struct precheck_class {
+    struct cg_group *g; /* opened in every hierarchy; NULL: not there, nothing is clean */
+    int poison;         /* O_PATH fd of a regular file: any openat() below it fails */
+    bool open_slot[_CG_H_MAX];
+    struct dirlist list[_CG_H_MAX]; /* where !open_slot */
+    int list_error[_CG_H_MAX];
+};
+
+struct precheck_item {
+    const struct precheck_class *cls;
+    const struct pol_policy *p;
+    bool clean;
+    struct ctl_warnings *w; /* a clean workload's warnings (malloc'ed), NULL when none */
+};
+
+/* The workloads of each used class, sorted by name, and what the read-only pass found. */
+struct plan {
+    size_t n_used;
+    const struct pol_policy ***members; /* [n_used] */
+    size_t *n_members;                  /* [n_used] */
+    size_t total;
+    struct precheck_class *cls;  /* [n_used], for the read-only pass */
+    struct precheck_item *items; /* [total] in visiting order, NULL: every workload dirty */
+    /* The listings to read, as (class, hierarchy) pairs; they run as the first items of
+     * the parallel loop, and the workloads' listed hierarchies are checked after it. */
+    size_t n_lists;
+    struct {
+        size_t cls;
+        int h;
+    } * lists; /* room for n_used * _CG_H_MAX */
+};
+
+/* Checks one workload in the hierarchies it is opened in. */
+static void precheck_workload(struct precheck_item *it)
+{
+    const struct precheck_class *pc = it->cls;
+    struct ctl_warnings w = {0};
+    struct cg_err e = {0};
+    struct cg_group g = {0};
+    struct cg_txn t;
+    char path[160];
+    int r;
+
+    if (!pc)
+        return;
+    snprintf(path, sizeof(path), "%s/%s", pc->g->path, it->p->name);
+    g.ctx = pc->g->ctx;
+    g.path = path;
+    for (int h = 0; h < _CG_H_MAX; h++)
+        g.fd[h] = -1;
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        if (pc->g->fd[h] < 0)
+            continue;
+        if (!pc->open_slot[h]) {
+            g.fd[h] = pc->poison;
+            continue;
+        }
+        g.fd[h] = openat(pc->g->fd[h], it->p->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (g.fd[h] < 0)
+            goto out; /* missing, or not openable: not clean */
+    }
+    cg_txn_init(&t, true);
+    r = ctl_apply_all(&g, &it->p->limits, &t, &w, &e);
+    it->clean = r == 0 && t.n == 0;
+    cg_txn_done(&t);
+    if (it->clean && w.n > 0) {
+        it->w = malloc(sizeof(w));
+        if (it->w)
+            *it->w = w;
+        else
+            it->clean = false; /* the sequential pass finds the warnings again */
+    }
+out:
+    for (int h = 0; h < _CG_H_MAX; h++)
+        if (g.fd[h] >= 0 && g.fd[h] != pc->poison)
+            close(g.fd[h]);
+}
+
+static void precheck_one(void *arg, size_t i, unsigned worker)
+{
+    struct plan *pl = arg;
+
+    (void)worker;
+    if (i < pl->n_lists) {
+        struct precheck_class *pc = &pl->cls[pl->lists[i].cls];
+        int h = pl->lists[i].h;
+
+        pc->list_error[h] = dirlist_read(pc->g->fd[h], &pc->list[h]);
+        return;
+    }
+    precheck_workload(&pl->items[i - pl->n_lists]);
+}
+
+/* After the loop: a workload is clean only if it also exists in every listed hierarchy
+ * (the sequential pass opens it in every hierarchy, and creates what is missing). */
+static int precheck_finish(struct plan *pl)
+{
+    for (size_t k = 0; k < pl->total; k++) {
+        struct precheck_item *it = &pl->items[k];
+
+        for (int h = 0; it->clean && h < _CG_H_MAX; h++) {
+            if (it->cls->g->fd[h] < 0 || it->cls->open_slot[h])
+                continue;
+            if (it->cls->list_error[h] == -ENOMEM)
+                return -ENOMEM;
+            it->clean = it->cls->list_error[h] == 0 && dirlist_has(&it->cls->list[h], it->p->name);
+        }
+        if (!it->clean)
+            free(TAKE_PTR(it->w));
+    }
+    return 0;
+}
+
+static void precheck_class_done(struct precheck_class *pc)
+{
+    cg_group_free(pc->g);
+    if (pc->poison >= 0)
+        close(pc->poison);
+    for (int h = 0; h < _CG_H_MAX; h++)
+        dirlist_done(&pc->list[h]);
+}
+
+/* Opens class `name` for the read-only pass and queues its listings; pc->g stays NULL when
+ * it is not there or cannot be prepared (its workloads are then simply not clean). */
+static void precheck_class_open(struct cg_group *root, const char *name, size_t idx,
+                                struct plan *pl)
+{
+    struct precheck_class *pc = &pl->cls[idx];
+    struct cg_ctx *ctx = root->ctx;
+    size_t n_lists = pl->n_lists;
+
+    if (cg_group_child(root, name, false, &pc->g, NULL, NULL) < 0) {
+        pc->g = NULL;
+        return;
+    }
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        int slot = cg_ctx_is_v2(ctx) ? 0 : ctx->sys.alias[h] >= 0 ? ctx->sys.alias[h] : h;
+
+        if ((CTL_APPLY_HIERS & (1u << h)) && ctx->sys.mount[h])
+            pc->open_slot[slot] = true;
+    }
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        if (pc->g->fd[h] < 0 || pc->open_slot[h])
+            continue;
+        if (pc->poison < 0)
+            pc->poison = openat(pc->g->fd[h], "cgroup.procs", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (pc->poison < 0) {
+            /* Then it is opened in every hierarchy, like any group. */
+            for (int k = 0; k < _CG_H_MAX; k++)
+                pc->open_slot[k] = true;
+            return;
+        }
+        pl->lists[n_lists].cls = idx;
+        pl->lists[n_lists].h = h;
+        n_lists++;
+    }
+    pl->n_lists = n_lists;
+}
+
+static void plan_done(struct plan *pl)
+{
+    for (size_t i = 0; i < pl->n_used; i++) {
+        if (pl->members)
+            free(pl->members[i]);
+        if (pl->cls)
+            precheck_class_done(&pl->cls[i]);
+    }
+    for (size_t k = 0; pl->items && k < pl->total; k++)
+        free(pl->items[k].w);
+    free(pl->members);
+    free(pl->n_members);
+    free(pl->cls);
+    free(pl->items);
+    free(pl->lists);
+}
+
+static int plan_members(const struct pol_set *set, const struct pol_class **used, size_t n_used,
+                        struct plan *pl)
+{
+    pl->n_used = n_used;
+    pl->members = calloc(n_used + 1, sizeof(*pl->members));
+    pl->n_members = calloc(n_used + 1, sizeof(*pl->n_members));
+    if (!pl->members || !pl->n_members)
+        return -ENOMEM;
+    for (size_t i = 0; i < n_used; i++) {
+        int r = class_members(set, used[i]->name, &pl->members[i], &pl->n_members[i]);
+        if (r < 0)
+            return r;
+        pl->total += pl->n_members[i];
+    }
+    return 0;
+}
+
+/* Runs the read-only pass when it is worth it: more than one thread, and a root that
+ * exists (otherwise every group is new). Any failure here only leaves the workloads
+ * dirty, except running out of memory. */
+static int plan_precheck(struct cg_ctx *ctx, const struct pol_class **used, unsigned threads,
+                         struct plan *pl)
+{
+    _cleanup_(cg_group_freep) struct cg_group *root = NULL;
+    size_t k = 0;
+
+    threads = pol_parallel_threads(pl->total, threads, 16);
+    if (threads < 2 || cg_root_open(ctx, false, &root, NULL) < 0)
+        return 0;
+    pl->cls = calloc(pl->n_used + 1, sizeof(*pl->cls));
+    if (!pl->cls)
+        return -ENOMEM;
+    for (size_t i = 0; i < pl->n_used; i++)
+        pl->cls[i].poison = -1;
+    pl->items = calloc(pl->total + 1, sizeof(*pl->items));
+    pl->lists = calloc(pl->n_used * _CG_H_MAX + 1, sizeof(*pl->lists));
+    if (!pl->items || !pl->lists)
+        return -ENOMEM;
+    for (size_t i = 0; i < pl->n_used; i++) {
+        precheck_class_open(root, used[i]->name, i, pl);
+        for (size_t j = 0; j < pl->n_members[i]; j++, k++) {
+            pl->items[k].cls = pl->cls[i].g ? &pl->cls[i] : NULL;
+            pl->items[k].p = pl->members[i][j];
+        }
+    }
+    (void)pol_parallel_for(pl->n_lists + pl->total, threads, 8, precheck_one, pl);
+    return precheck_finish(pl);
+}
+
 static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
-                      bool prune_unused, struct cg_txn *t, struct pol_apply_result *res,
-                      struct cg_err *e)
+                      bool prune_unused, unsigned threads, struct cg_txn *t,
+                      struct pol_apply_result *res, struct cg_err *e)
 {
     _cleanup_(cg_group_freep) struct cg_group *root = NULL, *standin = NULL;
     _cleanup_free_ const struct pol_class **used = NULL;
-    size_t n_used = 0;
+    _cleanup_(plan_done) struct plan pl = {0};
+    size_t n_used = 0, k = 0;
     int r;
 
     r = pol_used_classes(cfg, set, &used, &n_used);
@@ -430,6 +764,12 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
         return r;
     if (n_used == 0 && !prune_unused)
         return 0;
+    r = plan_members(set, used, n_used, &pl);
+    if (r < 0)
+        return r;
+    r = plan_precheck(ctx, used, threads, &pl);
+    if (r < 0)
+        return r;
     r = open_root(ctx, t, &root, e);
     if (r < 0)
         return r;
@@ -437,9 +777,7 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
         standin = NULL; /* no warnings for new groups then */
     for (size_t i = 0; i < n_used; i++) {
         _cleanup_(cg_group_freep) struct cg_group *cg = NULL;
-        _cleanup_free_ const struct pol_policy **members = NULL;
         struct ctl_settings cs;
-        size_t n_members = 0;
 
         r = open_child(root, used[i]->name, t, &cg, e);
         if (r < 0)
@@ -448,16 +786,25 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
         r = apply_group(cg, standin, &cs, t, class_relevant, used[i], res, e);
         if (r < 0)
             return r;
-        r = class_members(set, used[i]->name, &members, &n_members);
-        if (r < 0)
-            return r;
-        for (size_t j = 0; j < n_members; j++) {
+        for (size_t j = 0; j < pl.n_members[i]; j++, k++) {
+            const struct pol_policy *p = pl.members[i][j];
             _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
-            r = open_child(cg, members[j]->name, t, &wg, e);
+
+            if (pl.items && pl.items[k].clean) {
+                char path[160];
+
+                if (!pl.items[k].w)
+                    continue;
+                snprintf(path, sizeof(path), "%s/%s", cg->path, p->name);
+                r = file_warnings(res, path, pl.items[k].w, policy_relevant, p);
+                if (r < 0)
+                    return r;
+                continue;
+            }
+            r = open_child(cg, p->name, t, &wg, e);
             if (r < 0)
                 return r;
-            r = apply_group(wg, standin, &members[j]->limits, t, policy_relevant, members[j], res,
-                            e);
+            r = apply_group(wg, standin, &p->limits, t, policy_relevant, p, res, e);
             if (r < 0)
                 return r;
         }
@@ -467,10 +814,11 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
     return r;
 }
 
-int pol_apply(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
-              bool prune_unused, struct cg_txn *t, struct pol_apply_result *res, struct cg_err *e)
+int pol_apply_threads(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
+                      bool prune_unused, unsigned threads, struct cg_txn *t,
+                      struct pol_apply_result *res, struct cg_err *e)
 {
-    int r = apply_tree(ctx, cfg, set, prune_unused, t, res, e);
+    int r = apply_tree(ctx, cfg, set, prune_unused, threads, t, res, e);
 
     if (r < 0 && !t->dry_run) {
         int rr = cg_txn_rollback(t);
@@ -479,6 +827,12 @@ int pol_apply(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol
                      " (and rolling back failed too: %s)", strerror(-rr));
     }
     return r;
+}
+
+int pol_apply(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
+              bool prune_unused, struct cg_txn *t, struct pol_apply_result *res, struct cg_err *e)
+{
+    return pol_apply_threads(ctx, cfg, set, prune_unused, 0, t, res, e);
 }
 
 int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,

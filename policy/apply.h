@@ -54,6 +54,18 @@ void pol_apply_result_free(struct pol_apply_result *r);
 int pol_apply(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
               bool prune, struct cg_txn *t, struct pol_apply_result *res, struct cg_err *e);
 
+/*
+ * pol_apply with the number of threads that read the kernel's current values of a
+ * class's workloads before the changes are made (0: automatic, one per online CPU when
+ * there are enough workloads; 1: no threads). The threads only read; which workloads
+ * they find unchanged is skipped by the sequential pass, which does every create, write,
+ * removal and rollback, in the same order and with the same errors, warnings and dry-run
+ * plan as without threads. pol_apply is this with 0.
+ */
+int pol_apply_threads(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
+                      bool prune, unsigned threads, struct cg_txn *t, struct pol_apply_result *res,
+                      struct cg_err *e);
+
 /* Warnings only: what the running cgroup version cannot express of cfg and set, without
  * reading or writing cgroupfs (check and status show them). */
 int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,

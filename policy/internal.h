@@ -32,6 +32,11 @@ int pol_ini_parse(const char *file, const char *text, size_t len, pol_ini_sectio
  * does not exist (no diag: the caller decides whether that matters).
  */
 int pol_read_trusted(const char *path, char **ret_text, size_t *ret_len, struct pol_diags *diags);
+/* The same for `name` relative to the directory dirfd (AT_FDCWD: as pol_read_trusted);
+ * path is what messages call the file. Saves looking up the directory again for each of
+ * its files. */
+int pol_read_trusted_at(int dirfd, const char *name, const char *path, char **ret_text,
+                        size_t *ret_len, struct pol_diags *diags);
 
 /* The same ownership and mode check for a directory fd (or file fd). */
 int pol_check_trusted_fd(int fd, const char *path, bool is_dir, struct pol_diags *diags);

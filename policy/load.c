@@ -12,6 +12,7 @@
 
 #include "core/macro.h"
 #include "policy/internal.h"
+#include "policy/parallel.h"
 
 static const char *const ns_names[] = {"pid", "net", "ipc", "mnt", "uts", "user", "cgroup"};
 
@@ -98,25 +99,19 @@ const struct pol_policy *pol_set_find(const struct pol_set *s, const char *name)
     return NULL;
 }
 
-static int set_add(struct pol_set *s, const struct pol_policy *p)
-{
-    struct pol_policy *np = realloc(s->p, (s->n + 1) * sizeof(*np));
-
-    if (!np)
-        return -ENOMEM;
-    s->p = np;
-    s->p[s->n++] = *p;
-    return 0;
-}
-
-static int load_file(const char *path, struct pol_set *s, struct pol_diags *diags)
+/* Reads and parses one policy file (name, relative to dirfd; path for messages) into *ret;
+ * *ret_keep tells whether it goes into the set (it is kept even when invalid, so that the
+ * set-wide checks still see its name). */
+static int load_file(int dirfd, const char *name, const char *path, struct pol_policy *ret,
+                     bool *ret_keep, struct pol_diags *diags)
 {
     _cleanup_free_ char *text = NULL;
     struct pol_policy p;
     size_t len = 0;
     int r;
 
-    r = pol_read_trusted(path, &text, &len, diags);
+    *ret_keep = false;
+    r = pol_read_trusted_at(dirfd, name, path, &text, &len, diags);
     if (r == -ENOMEM)
         return r;
     if (r == -EPERM || r == -EINVAL || r == -EFBIG)
@@ -126,15 +121,108 @@ static int load_file(const char *path, struct pol_set *s, struct pol_diags *diag
     r = pol_policy_parse_text(path, text, len, &p, diags);
     if (r < 0)
         return r;
-    /* Kept even when invalid, so that the set-wide checks still see its name. */
     if (p.name[0]) {
-        r = set_add(s, &p);
-        if (r < 0)
-            pol_policy_done(&p);
-        return r;
+        *ret = p;
+        *ret_keep = true;
+        return 0;
     }
     pol_policy_done(&p);
     return 0;
+}
+
+/* One file's outcome; its policy goes straight into the set's array at the file's index. */
+struct file_result {
+    struct pol_diags diags; /* its own problems, merged in file order afterwards */
+    int r;
+    bool keep;
+};
+
+struct load_job {
+    int dirfd;       /* what the paths are opened relative to */
+    size_t name_off; /* paths[i] + name_off: the name relative to dirfd */
+    char *const *paths;
+    struct pol_policy *p;
+    struct file_result *res;
+};
+
+static void load_one(void *arg, size_t i, unsigned worker)
+{
+    struct load_job *job = arg;
+    const char *path = job->paths[i];
+
+    (void)worker;
+    job->res[i].r = load_file(job->dirfd, path + job->name_off, path, &job->p[i], &job->res[i].keep,
+                              &job->res[i].diags);
+}
+
+static int diags_append(struct pol_diags *dst, const struct pol_diags *src)
+{
+    if (src->n == 0)
+        return 0;
+    if (dst->n + src->n > dst->cap) {
+        size_t nc = dst->cap ? dst->cap : 16;
+        struct pol_diag *nd;
+
+        while (nc < dst->n + src->n)
+            nc *= 2;
+        nd = realloc(dst->d, nc * sizeof(*nd));
+        if (!nd)
+            return -ENOMEM;
+        dst->d = nd;
+        dst->cap = nc;
+    }
+    memcpy(dst->d + dst->n, src->d, src->n * sizeof(*src->d));
+    dst->n += src->n;
+    return 0;
+}
+
+/*
+ * Loads the files in the order given, adding their policies to s and their problems to
+ * diags, and stops at the first file that fails (out of memory). The files are read and
+ * parsed on a few threads (each into its own slot, with its own problem list), then taken
+ * in file order, so the set and the problems are exactly those of loading them one after
+ * another. Each paths[i] is opened as paths[i] + name_off relative to dirfd.
+ */
+static int load_files(int dirfd, size_t name_off, char *const *paths, size_t n, struct pol_set *s,
+                      struct pol_diags *diags)
+{
+    _cleanup_free_ struct file_result *res = NULL;
+    struct load_job job = {.dirfd = dirfd, .name_off = name_off, .paths = paths};
+    struct pol_policy *np;
+    size_t i, k = s->n;
+    int r = 0;
+
+    if (n == 0)
+        return 0;
+    np = realloc(s->p, (s->n + n) * sizeof(*np));
+    res = calloc(n, sizeof(*res));
+    if (np)
+        s->p = np;
+    if (!np || !res)
+        return -ENOMEM;
+    job.p = s->p + s->n;
+    job.res = res;
+    (void)pol_parallel_for(n, pol_parallel_threads(n, 0, 32), 16, load_one, &job);
+    for (i = 0; i < n && r == 0; i++) {
+        r = diags_append(diags, &res[i].diags);
+        if (r == 0)
+            r = res[i].r;
+        if (res[i].keep) {
+            if (r == 0)
+                s->p[k++] = job.p[i]; /* k <= s->n + i: never ahead of the slot it reads */
+            else
+                pol_policy_done(&job.p[i]);
+        }
+        pol_diags_free(&res[i].diags);
+    }
+    /* After a failure, what the later files gave is dropped, as if never read. */
+    for (; i < n; i++) {
+        if (res[i].keep)
+            pol_policy_done(&job.p[i]);
+        pol_diags_free(&res[i].diags);
+    }
+    s->n = k;
+    return r;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -151,8 +239,9 @@ static bool is_policy_name(const char *n)
 static int load_dir(const char *dir, struct pol_set *s, struct pol_diags *diags)
 {
     _cleanup_close_ int fd = -1;
+    const char *sep = dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
     char **names = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     struct dirent *de;
     DIR *d;
     int r = 0;
@@ -170,27 +259,30 @@ static int load_dir(const char *dir, struct pol_set *s, struct pol_diags *diags)
         return negative_errno();
     fd = -1;
     while ((de = readdir(d))) {
-        char **nn;
         if (!is_policy_name(de->d_name))
             continue;
-        nn = realloc(names, (n + 1) * sizeof(char *));
-        if (!nn) {
-            r = -ENOMEM;
-            break;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char **nn = realloc(names, nc * sizeof(char *));
+            if (!nn) {
+                r = -ENOMEM;
+                break;
+            }
+            names = nn;
+            cap = nc;
         }
-        names = nn;
-        if (asprintf(&names[n], "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", de->d_name) <
-            0) {
+        if (asprintf(&names[n], "%s%s%s", dir, sep, de->d_name) < 0) {
             r = -ENOMEM;
             break;
         }
         n++;
     }
-    closedir(d);
     if (r == 0 && n > 0)
         qsort(names, n, sizeof(char *), cmp_str);
-    for (size_t i = 0; r == 0 && i < n; i++)
-        r = load_file(names[i], s, diags);
+    /* The files are opened relative to the directory just checked and listed. */
+    if (r == 0)
+        r = load_files(dirfd(d), strlen(dir) + strlen(sep), names, n, s, diags);
+    closedir(d);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
@@ -281,8 +373,7 @@ int pol_set_load(const char *dir, char *const *files, size_t n_files, const stru
     int r = 0;
 
     if (n_files > 0)
-        for (size_t i = 0; r == 0 && i < n_files; i++)
-            r = load_file(files[i], &s, diags);
+        r = load_files(AT_FDCWD, 0, files, n_files, &s, diags);
     else if (dir)
         r = load_dir(dir, &s, diags);
     if (r == 0)

@@ -56,13 +56,19 @@ int pol_check_trusted_fd(int fd, const char *path, bool is_dir, struct pol_diags
 
 int pol_read_trusted(const char *path, char **ret_text, size_t *ret_len, struct pol_diags *diags)
 {
+    return pol_read_trusted_at(AT_FDCWD, path, path, ret_text, ret_len, diags);
+}
+
+int pol_read_trusted_at(int dirfd, const char *name, const char *path, char **ret_text,
+                        size_t *ret_len, struct pol_diags *diags)
+{
     _cleanup_close_ int fd = -1;
     _cleanup_free_ char *buf = NULL;
     struct stat st;
     size_t n = 0;
     int r;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return negative_errno();
     if (fstat(fd, &st) < 0)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/parallel.h"
 #include "policy/policy.h"
 
 static char dir[64];
@@ -645,4 +646,149 @@ Test(parse, filesystem_in_a_set_is_freed)
     cr_assert_str_eq(pol_set_find(&set, "a")->fs.bind_ro_paths[1], "/lib:/l");
     pol_set_free(&set);
     pol_diags_free(&d);
+}
+
+struct loop_seen {
+    size_t n;
+    unsigned *count;
+    unsigned *worker;
+};
+
+static void loop_visit(void *arg, size_t i, unsigned worker)
+{
+    struct loop_seen *s = arg;
+
+    s->count[i]++;
+    s->worker[i] = worker;
+}
+
+/* The loop behind threaded loading and checking: every item once, worker ids in range. */
+Test(parse, parallel_loop_runs_every_item_once)
+{
+    static const unsigned threads[] = {0, 1, 2, 3, POL_THREADS_MAX, POL_THREADS_MAX + 5};
+    static const size_t sizes[] = {0, 1, 7, 1000};
+
+    for (size_t a = 0; a < sizeof(threads) / sizeof(threads[0]); a++)
+        for (size_t b = 0; b < sizeof(sizes) / sizeof(sizes[0]); b++) {
+            struct loop_seen s = {.n = sizes[b]};
+            unsigned used;
+
+            s.count = calloc(s.n + 1, sizeof(*s.count));
+            s.worker = calloc(s.n + 1, sizeof(*s.worker));
+            cr_assert(s.count && s.worker);
+            used = pol_parallel_for(s.n, threads[a], 4, loop_visit, &s);
+            cr_assert_geq(used, 1);
+            cr_assert_leq(used, threads[a] > 1
+                                    ? (threads[a] > POL_THREADS_MAX ? POL_THREADS_MAX : threads[a])
+                                    : 1);
+            for (size_t i = 0; i < s.n; i++) {
+                cr_assert_eq(s.count[i], 1, "item %zu ran %u times", i, s.count[i]);
+                cr_assert_lt(s.worker[i], used);
+            }
+            free(s.count);
+            free(s.worker);
+        }
+    cr_assert_eq(pol_parallel_threads(1000, 3, 16), 3);
+    cr_assert_eq(pol_parallel_threads(1000, 100, 16), POL_THREADS_MAX);
+    cr_assert_eq(pol_parallel_threads(10, 0, 16), 1);
+    cr_assert_geq(pol_parallel_threads(1000, 0, 16), 1);
+}
+
+static void put_many(unsigned i)
+{
+    char path[128];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/p%03u.policy", dir, i);
+    f = fopen(path, "we");
+    cr_assert_not_null(f);
+    if (i % 37 == 5)
+        fprintf(f, "[Workload]\nName=p%03u\n[CPU]\nWeigth=3\nMax=x\n", i); /* lines 4, 5 */
+    else if (i == 77)
+        fprintf(f, "[Workload]\nName=p010\n"); /* duplicate of p010.policy */
+    else if (i == 150)
+        fprintf(f, "[Workload]\nClass=nosuch\n");
+    else
+        fprintf(f, "[Workload]\nName=p%03u\n[Pids]\nMax=%u\n", i, 10 + i);
+    fclose(f);
+    chmod(path, 0644);
+}
+
+/* Many files, loaded on threads, give exactly what loading them one at a time gives: the
+ * same policies in file order and every problem, in order. */
+Test(parse, many_files_load_as_one_at_a_time)
+{
+    enum { N = 300 };
+    struct pol_config cfg;
+    struct pol_set set, one, listed;
+    struct pol_diags d = {0}, d1 = {0}, dl = {0};
+    char *files[N];
+
+    for (unsigned i = 0; i < N; i++) {
+        put_many(i);
+        cr_assert_geq(asprintf(&files[i], "%s/p%03u.policy", dir, i), 0);
+    }
+    cr_assert_eq(pol_config_builtin(&cfg), 0);
+    cr_assert_eq(pol_set_load(dir, NULL, 0, &cfg, &set, &d), 0);
+    cr_assert_eq(pol_set_load(NULL, files, N, &cfg, &listed, &dl), 0);
+    pol_diags_sort(&d);
+    pol_diags_sort(&dl);
+
+    /* One file at a time, collected in order (pol_set_load of a single file cannot be
+     * threaded). The set-wide checks (duplicates) are left out of this reference. */
+    one = (struct pol_set){0};
+    for (unsigned i = 0; i < N; i++) {
+        struct pol_set s1;
+
+        cr_assert_eq(pol_set_load(NULL, &files[i], 1, &cfg, &s1, &d1), 0);
+        cr_assert_leq(s1.n, 1);
+        if (s1.n == 1) {
+            struct pol_policy *np = realloc(one.p, (one.n + 1) * sizeof(*np));
+            cr_assert_not_null(np);
+            one.p = np;
+            one.p[one.n++] = s1.p[0];
+            free(s1.p);
+        }
+    }
+    cr_assert_eq(set.n, one.n);
+    cr_assert_eq(listed.n, one.n);
+    for (size_t i = 0; i < one.n; i++) {
+        cr_assert_str_eq(set.p[i].file, one.p[i].file);
+        cr_assert_str_eq(set.p[i].name, one.p[i].name);
+        cr_assert_eq(set.p[i].limits.pids_max, one.p[i].limits.pids_max);
+        cr_assert_str_eq(listed.p[i].file, one.p[i].file);
+        cr_assert_eq(listed.p[i].limits.pids_max, one.p[i].limits.pids_max);
+    }
+    /* Every per-file problem, plus the duplicate name, in file:line order. */
+    pol_diags_sort(&d1);
+    cr_assert_eq(d.n, d1.n + 1, "%zu problems, %zu one at a time", d.n, d1.n);
+    cr_assert_eq(dl.n, d.n);
+    for (size_t i = 0, j = 0; i < d.n; i++) {
+        cr_assert_str_eq(d.d[i].file, dl.d[i].file);
+        cr_assert_eq(d.d[i].line, dl.d[i].line);
+        cr_assert_str_eq(d.d[i].msg, dl.d[i].msg);
+        if (strstr(d.d[i].msg, "duplicate workload name"))
+            continue;
+        cr_assert_lt(j, d1.n);
+        cr_assert_str_eq(d.d[i].file, d1.d[j].file);
+        cr_assert_eq(d.d[i].line, d1.d[j].line);
+        cr_assert_str_eq(d.d[i].msg, d1.d[j].msg);
+        j++;
+    }
+    for (unsigned i = 5; i < N; i += 37) {
+        char f[128];
+
+        snprintf(f, sizeof(f), "%s/p%03u.policy", dir, i);
+        EXPECT_DIAG(&d, f, 4, "Weigth");
+        EXPECT_DIAG(&d, f, 5, "CPU.Max");
+    }
+    for (unsigned i = 0; i < N; i++)
+        free(files[i]);
+    pol_set_free(&set);
+    pol_set_free(&listed);
+    pol_set_free(&one);
+    pol_config_free(&cfg);
+    pol_diags_free(&d);
+    pol_diags_free(&d1);
+    pol_diags_free(&dl);
 }
