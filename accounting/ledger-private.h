@@ -8,8 +8,16 @@
 
 #include "accounting/ledger.h"
 
+/* ledger-vfs.c: the VFS of a short-lived writer (an existing WAL opened without
+ * O_CREAT, so SQLite does not sync its directory again). Freed after the database. */
+struct acct_ledger_vfs;
+int acct_ledger_vfs_new(struct acct_ledger_vfs **ret);
+const char *acct_ledger_vfs_name(const struct acct_ledger_vfs *v);
+void acct_ledger_vfs_free(struct acct_ledger_vfs *v);
+
 struct acct_ledger {
     sqlite3 *db;
+    struct acct_ledger_vfs *vfs; /* ACCT_LEDGER_SHORT_LIVED, or NULL */
     char *path;
     bool readonly;
     int schema; /* PRAGMA user_version after open: ACCT_SCHEMA_VERSION, or older when

@@ -353,7 +353,12 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
     /* SQLite's unix VFS opens its files with O_CLOEXEC itself. NOMUTEX: a ledger handle
      * is used by one thread at a time. NOFOLLOW: the ledger path must not be a symlink. */
     oflags |= SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE;
-    rc = sqlite3_open_v2(path, &l->db, oflags, NULL);
+    if (!l->readonly && (flags & ACCT_LEDGER_SHORT_LIVED)) {
+        r = acct_ledger_vfs_new(&l->vfs);
+        if (r < 0)
+            goto fail;
+    }
+    rc = sqlite3_open_v2(path, &l->db, oflags, acct_ledger_vfs_name(l->vfs));
     if (rc != SQLITE_OK) {
         r = acct_sql_errno(l->db, rc);
         if (!l->readonly && (r == -ENOENT || r == -EIO))
@@ -411,6 +416,7 @@ void acct_ledger_close(struct acct_ledger *l)
     for (size_t i = 0; i < ARRAY_SIZE(l->st); i++)
         (void)sqlite3_finalize(l->st[i]);
     (void)sqlite3_close_v2(l->db);
+    acct_ledger_vfs_free(l->vfs);
     free(l->path);
     free(l);
 }

@@ -751,3 +751,49 @@ Test(accounting, schema_1_ledger_is_migrated)
     cr_expect_eq(acct_ledger_open(ledger_path, ACCT_LEDGER_READONLY, &l, &e), -EPROTO, "%s",
                  e.detail);
 }
+
+static off_t wal_size(void)
+{
+    char wal[160];
+    struct stat st;
+
+    snprintf(wal, sizeof(wal), "%s-wal", ledger_path);
+    return stat(wal, &st) == 0 ? st.st_size : -1;
+}
+
+/* Short-lived writers (corral run) leave the WAL to the next one; it stays bounded, every
+ * record survives the handles coming and going, and a WAL removed by a writer that
+ * checkpoints at close (corrald) is created again. */
+Test(accounting, short_lived_writers_keep_every_record_and_a_bounded_wal)
+{
+    struct acct_ledger *l;
+    struct cg_err e = {0};
+    uint64_t t = now_ns();
+    char path[64];
+    int n = 0;
+
+    for (int i = 0; i < 120; i++, n++) {
+        cr_assert_eq(acct_ledger_open(ledger_path, ACCT_LEDGER_SHORT_LIVED, &l, &e), 0, "%s",
+                     e.detail);
+        /* what the next opener reads back: folded once it passes the bound */
+        cr_assert_leq(wal_size(), (off_t)(ACCT_LEDGER_SHORT_WAL_PAGES + 16) * 4096,
+                      "WAL of %lld bytes at open %d", (long long)wal_size(), i);
+        snprintf(path, sizeof(path), "normal/w/run-%d", i);
+        put(l, path, 1000 + (uint64_t)i, "acme", t + (uint64_t)i, 1000, true);
+        acct_ledger_close(l);
+        cr_assert_gt(wal_size(), 0, "a short-lived writer left no WAL (checkpointed at close)");
+    }
+    /* a writer that checkpoints at close removes the WAL; the next short-lived one makes it */
+    l = ledger();
+    acct_ledger_close(l);
+    cr_assert_eq(wal_size(), -1, "the default writer keeps its checkpoint at close");
+    cr_assert_eq(acct_ledger_open(ledger_path, ACCT_LEDGER_SHORT_LIVED, &l, &e), 0, "%s", e.detail);
+    put(l, "normal/w/run-last", 5000, "acme", t + 1000, 1000, true);
+    n++;
+    acct_ledger_close(l);
+    cr_assert_gt(wal_size(), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM samples WHERE final = 1"), n);
+    l = ledger();
+    cr_expect_eq(acct_ledger_check(l, &e), 0, "%s", e.detail);
+    acct_ledger_close(l);
+}
