@@ -183,6 +183,7 @@ struct final_ctx {
     int ledger_error;           /* 0 not tried, 1 open, or the error */
     struct cg_err ledger_err;
     /* the record, written by `writer` */
+    bool group_read;
     struct acct_group group;
     struct ctl_usage usage;
     uint64_t start_ns, end_ns;
@@ -193,9 +194,11 @@ struct final_ctx {
 };
 
 /* While CMD runs: opening the ledger (SQLite reads its schema, prepares the statements)
- * costs about as much as starting a short CMD; done here, it is off the path between the
- * exit and corral's own. An error is reported after the workload, with its record. */
-static void open_ledger(void *userdata)
+ * costs about as much as starting a short CMD, and what the ledger knows the instance by
+ * (names, generation, the workload's limits) does not change while it runs; done here,
+ * both are off the path between the exit and corral's own. An error is reported after
+ * the workload, with its record. */
+static void open_ledger(void *userdata, struct cg_group *instance)
 {
     struct final_ctx *f = userdata;
 
@@ -203,6 +206,10 @@ static void open_ledger(void *userdata)
         acct_ledger_open(f->cli->ledger, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
     if (f->ledger_error == 0)
         f->ledger_error = 1; /* opened */
+    if (f->ledger_error > 0 && instance)
+        f->group_read =
+            cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
+                            &f->group) == 0;
 }
 
 static void *write_final(void *userdata)
@@ -220,15 +227,17 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
     int r;
 
     if (f->ledger_error == 0)
-        open_ledger(f);
+        open_ledger(f, NULL);
     if (f->ledger_error < 0) {
         cli_error_ctx(f->cli, "ledger", &f->ledger_err, f->ledger_error);
         return f->ledger_error;
     }
-    r = cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
-                        &f->group);
-    if (r < 0)
-        return r;
+    if (!f->group_read) {
+        r = cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
+                            &f->group);
+        if (r < 0)
+            return r;
+    }
     f->usage = res->usage;
     f->start_ns = res->start_ns;
     f->end_ns = res->end_ns;

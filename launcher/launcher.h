@@ -118,11 +118,11 @@ struct launch_result {
 typedef int (*launch_final_fn)(void *userdata, struct cg_group *instance,
                                const struct launch_result *res);
 
-/* Called once the child is started and placed, before waiting for it: work the caller
- * needs after the exit (opening the ledger) runs here, while the child sets itself up and
- * runs, instead of after it. Signals for the workload that arrive meanwhile are held in
- * the signalfd and forwarded once it returns. Its return value is not looked at. */
-typedef void (*launch_started_fn)(void *userdata);
+/* Called once the child is started and placed, before waiting for it, with the instance
+ * group: work the caller needs after the exit (opening the ledger) runs here, while the
+ * child sets itself up and runs, instead of after it. Signals for the workload that
+ * arrive meanwhile are held in the signalfd and forwarded once it returns. */
+typedef void (*launch_started_fn)(void *userdata, struct cg_group *instance);
 
 struct launch_opts {
     const struct pol_policy *policy; /* namespaces, hostname, user, group, workdir, ... */

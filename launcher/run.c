@@ -408,7 +408,7 @@ static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn
     else
         r = start(&s, &x, o, deferred, &res, e);
     if (r >= 0 && o->on_started)
-        o->on_started(o->userdata);
+        o->on_started(o->userdata, x.inst);
     if (r >= 0)
         r = launch_wait(s.pid, s.pidfd, s.sigfd, &status);
     res.wall_usec = now_usec() - t0;
