@@ -31,7 +31,7 @@ const char *cli_account_of(const struct cli *cli, const char *workload, char *bu
 int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret)
 {
     struct cg_err e = {0};
-    int r = acct_ledger_open(cli->ledger, 0, ret, &e);
+    int r = acct_ledger_open(cli->ledger, ACCT_LEDGER_SHORT_LIVED, ret, &e);
 
     if (r < 0)
         cli_error_ctx(cli, "ledger", &e, r);

@@ -20,7 +20,9 @@ struct acct_ledger;
 /* The policy's Account= of a workload, copied into buf (65 bytes), or NULL. */
 const char *cli_account_of(const struct cli *cli, const char *workload, char *buf);
 
-/* Opens the ledger for writing; on failure says why on stderr and returns the error. */
+/* Opens the ledger for writing, as a short-lived writer (freeze and thaw events, remove's
+ * final records: ACCT_LEDGER_SHORT_LIVED); on failure says why on stderr and returns the
+ * error. */
 int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret);
 
 /* Records a confirmed freeze or thaw of path. A ledger that cannot be written is reported
