@@ -61,6 +61,14 @@ void cli_warn(const struct cli *cli, const char *fmt, ...) __attribute__((format
 /* Prints an error context from the libraries: "corral: <prefix>: group 'x': file 'y': ..." */
 void cli_error_ctx(const struct cli *cli, const char *prefix, const struct cg_err *e, int r);
 
+/* Discovers the system and resolves --root (cg_ctx_new); with target (may be NULL) also
+ * resolves it to a group path (cg_resolve_target) into *ret_path. On failure says why,
+ * prefixed with verb, and returns the exit status: 1 for an invalid --root or TARGET
+ * (input), 3 when the system fails; 0 on success. */
+struct cg_ctx;
+int cli_open_target(const struct cli *cli, const char *verb, const char *target,
+                    struct cg_ctx **ret_ctx, char **ret_path);
+
 /* Lifts the soft RLIMIT_NOFILE to the hard one, for commands that keep an fd per group
  * or per change open. */
 void cli_raise_nofile(void);

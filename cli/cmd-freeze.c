@@ -75,12 +75,9 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
         cli_error(cli, "usage: corral %s TARGET%s", verb, freeze ? " [--timeout 10s]" : "");
         return EXIT_USAGE;
     }
-    r = cg_ctx_new(cli->root, &ctx, &e);
-    if (r < 0)
-        goto fail;
-    r = cg_resolve_target(ctx, argv[optind], &path, &e);
-    if (r < 0)
-        goto fail;
+    r = cli_open_target(cli, verb, argv[optind], &ctx, &path);
+    if (r != EXIT_OK)
+        return r;
     r = cg_group_open(ctx, path, false, &g, NULL, &e);
     if (r < 0)
         goto fail;

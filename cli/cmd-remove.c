@@ -77,16 +77,9 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
         cli_error(cli, "remove: expected one TARGET (try --help)");
         return EXIT_USAGE;
     }
-    r = cg_ctx_new(cli->root, &ctx, &e);
-    if (r < 0) {
-        cli_error_ctx(cli, "remove", &e, r);
-        return EXIT_SYSTEM;
-    }
-    r = cg_resolve_target(ctx, argv[optind], &path, &e);
-    if (r < 0) {
-        cli_error_ctx(cli, "remove", &e, r);
-        return cli_exit_code(r);
-    }
+    r = cli_open_target(cli, "remove", argv[optind], &ctx, &path);
+    if (r != EXIT_OK)
+        return r;
     /* The final usage of every group goes to the ledger before its directory does; a ledger
      * that cannot be written stops the removal (the usage would be lost otherwise). */
     r = cli_ledger_open(cli, &ledger);

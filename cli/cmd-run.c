@@ -334,12 +334,9 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         goto out;
     }
 
-    r = cg_ctx_new(cli->root, &ctx, &e);
-    if (r < 0) {
-        cli_error_ctx(cli, "run", &e, r);
-        r = cli_exit_code(r) == EXIT_INVALID ? EXIT_INVALID : EXIT_SYSTEM;
+    r = cli_open_target(cli, "run", NULL, &ctx, NULL);
+    if (r != EXIT_OK)
         goto out;
-    }
     wo = (struct workload_ctx){.cli = cli, .ctx = ctx, .cfg = &cfg, .policy = policy};
 
     /* An inherited SIG_IGN would make the kernel reap our child before we see its status. */

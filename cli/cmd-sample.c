@@ -52,11 +52,9 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_raise_nofile(); /* the sampler keeps ~9 files open per group */
-    r = cg_ctx_new(cli->root, &ctx, &e);
-    if (r < 0) {
-        cli_error_ctx(cli, "sample", &e, r);
-        return cli_exit_code(r);
-    }
+    r = cli_open_target(cli, "sample", NULL, &ctx, NULL);
+    if (r != EXIT_OK)
+        return r;
     /* Accounts come from the policies; without readable policies every workload is its
      * own account, which the report shows. */
     if (pol_load_all(cli->config, cli->config_given, cli->policy_dir, NULL, 0, &cfg, &set,

@@ -287,18 +287,9 @@ int cmd_status(struct cli *cli, int argc, char **argv)
         cli_error(cli, "status: at most one TARGET");
         return EXIT_USAGE;
     }
-    r = cg_ctx_new(cli->root, &ctx, &e);
-    if (r < 0) {
-        cli_error_ctx(cli, "status", &e, r);
-        return EXIT_SYSTEM;
-    }
-    if (optind < argc) {
-        r = cg_resolve_target(ctx, argv[optind], &path, &e);
-        if (r < 0) {
-            cli_error_ctx(cli, "status", &e, r);
-            return cli_exit_code(r);
-        }
-    }
+    r = cli_open_target(cli, "status", optind < argc ? argv[optind] : NULL, &ctx, &path);
+    if (r != EXIT_OK)
+        return r;
     r = pol_status_collect(ctx, path ? path : "", &s, &e);
     if (r == -ENOENT && !path) {
         /* No root yet: nothing applied. An empty tree, not an error. */

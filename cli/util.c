@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "core/cgroup.h"
 
 int cli_exit_code(int r)
 {
@@ -97,4 +98,26 @@ void cli_raise_nofile(void)
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+int cli_open_target(const struct cli *cli, const char *verb, const char *target,
+                    struct cg_ctx **ret_ctx, char **ret_path)
+{
+    struct cg_err e = {0};
+    int r;
+
+    r = cg_ctx_new(cli->root, ret_ctx, &e);
+    if (r < 0) {
+        cli_error_ctx(cli, verb, &e, r);
+        /* a malformed --root is the caller's input; anything else is the system's */
+        return r == -EINVAL || r == -ENAMETOOLONG ? EXIT_INVALID : EXIT_SYSTEM;
+    }
+    if (!target)
+        return EXIT_OK;
+    r = cg_resolve_target(*ret_ctx, target, ret_path, &e);
+    if (r < 0) {
+        cli_error_ctx(cli, verb, &e, r);
+        return cli_exit_code(r);
+    }
+    return EXIT_OK;
 }

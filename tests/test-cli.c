@@ -152,6 +152,28 @@ Test(cli, usage_and_invalid_input_exit_codes)
                  "a refused apply created groups");
 }
 
+/* Every command that opens the tree says the same of a --root that leaves it: invalid
+ * input (exit 1), named in the message, and nothing is made. */
+Test(cli, invalid_root_is_invalid_input_everywhere)
+{
+    static const char *const cmds[] = {
+        "status", "remove web", "freeze web", "thaw web", "sample", "run --policy web -- /bin/true",
+    };
+    char path[256], *err = NULL;
+
+    need_binary();
+    policy("web", "[Workload]\nClass=high\n[Pids]\nMax=64\n");
+    snprintf(path, sizeof(path), "%s/err", tmpdir);
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        cr_assert_eq(corral_sh("--root ./../escape %s 2>%s", cmds[i], path), 1, "%s", cmds[i]);
+        cr_assert_geq(cg_read_all_at(AT_FDCWD, path, &err), 0);
+        cr_assert(strstr(err, "root") != NULL, "%s: stderr: %s", cmds[i], err);
+        free(err);
+    }
+    struct cg_group *g = NULL;
+    cr_assert_eq(cg_root_open(th_ctx(), false, &g, NULL), -ENOENT, "a refused command made groups");
+}
+
 Test(cli, freeze_thaw_and_unknown_targets)
 {
     need_binary();
