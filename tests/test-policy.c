@@ -828,3 +828,82 @@ Test(policy, threaded_failed_apply_rolls_back_everything)
         (void)cg_write_at(AT_FDCWD, path, "max");
     }
 }
+
+/* Every file apply manages for the threaded policies, with a value that differs from the
+ * policy's (NULL: that version has no such file). */
+static const struct {
+    enum cg_hier h;
+    const char *v1, *v1_value, *v2, *v2_value;
+} managed[] = {
+    {CG_H_CPU, "cpu.shares", "512", "cpu.weight", "50"},
+    {CG_H_CPU, "cpu.cfs_quota_us", "20000", "cpu.max", "20000 100000"},
+    {CG_H_CPU, "cpu.cfs_period_us", "200000", "cpu.max", "50000 200000"},
+    {CG_H_MEMORY, "memory.limit_in_bytes", "33554432", "memory.max", "33554432"},
+    {CG_H_MEMORY, "memory.memsw.limit_in_bytes", "134217728", "memory.high", "33554432"},
+    {CG_H_MEMORY, NULL, NULL, "memory.low", "1048576"},
+    {CG_H_MEMORY, NULL, NULL, "memory.swap.max", "0"},
+    {CG_H_PIDS, "pids.max", "7", "pids.max", "7"},
+};
+
+/* A change behind apply's back in any file apply manages, in one workload, is found by
+ * the threaded check (which reads the files by path below the class) and put back. */
+Test(policy, threaded_check_finds_a_change_in_every_managed_file)
+{
+    unsigned tested = 0;
+
+    th_require_cgroups();
+    put_threaded();
+    cr_assert_gt(apply_threads_ok(4), 0);
+    cr_assert_eq(apply_threads_ok(4), 0);
+    for (size_t i = 0; i < ARRAY_SIZE(managed); i++) {
+        const char *file = v2() ? managed[i].v2 : managed[i].v1;
+        const char *value = v2() ? managed[i].v2_value : managed[i].v1_value;
+        _cleanup_free_ char *want = NULL;
+        char grp[32], *got;
+
+        if (!file)
+            continue;
+        threaded_name((unsigned)(7 + 4 * i) % N_THREADED, grp, sizeof(grp));
+        want = th_kread(managed[i].h, grp, file);
+        if (!want)
+            continue; /* e.g. no swap accounting */
+        kwrite_behind(managed[i].h, grp, file, value);
+        got = th_kread(managed[i].h, grp, file);
+        cr_assert_str_neq(got, want, "%s: the write behind apply's back had no effect", file);
+        free(got);
+        cr_assert_geq(apply_threads_ok(i % 2 ? 2 : 8), 1, "change in %s/%s not found", grp, file);
+        th_assert_file(managed[i].h, grp, file, want);
+        cr_assert_eq(apply_threads_ok(4), 0, "after %s", file);
+        tested++;
+    }
+    cr_assert_geq(tested, 5);
+}
+
+/* A workload's directory gone from a hierarchy whose files the check reads (v1: cpu; v2:
+ * the only one) is found missing by that read and created again. */
+Test(policy, threaded_check_finds_a_directory_missing_where_it_reads)
+{
+    struct pol_apply_result res = {0};
+    struct cg_err e = {0};
+    struct cg_txn t;
+    char *dir;
+    bool mk = false;
+
+    th_require_cgroups();
+    put_threaded();
+    cr_assert_gt(apply_threads_ok(4), 0);
+    dir = th_group_dir(CG_H_CPU, "normal/w10");
+    cr_assert_not_null(dir);
+    cr_assert_eq(rmdir(dir), 0, "rmdir %s: %m", dir);
+
+    cg_txn_init(&t, false);
+    cr_assert_eq(apply_threads(NULL, 4, &t, &res, &e), 0, "%s", e.detail);
+    for (size_t i = 0; i < t.n; i++)
+        mk |= t.e[i].kind == CG_TXN_MKDIR && !strcmp(t.e[i].group, "normal/w10");
+    cr_assert(mk, "normal/w10 was not created again");
+    cg_txn_done(&t);
+    pol_apply_result_free(&res);
+    cr_assert_eq(access(dir, F_OK), 0);
+    th_assert_file(CG_H_PIDS, "normal/w10", "pids.max", "100");
+    cr_assert_eq(apply_threads_ok(4), 0);
+}
