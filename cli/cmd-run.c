@@ -179,9 +179,11 @@ static int open_workload(void *userdata, struct cg_group **ret, struct cg_err *e
 struct final_ctx {
     struct cli *cli;
     const struct pol_policy *policy;
-    struct acct_ledger *ledger; /* opened while CMD runs */
-    int ledger_error;           /* 0 not tried, 1 open, or the error */
+    struct acct_ledger *ledger; /* opened by `opener` while the rest goes on */
+    int ledger_error;           /* 0 open, or the error */
     struct cg_err ledger_err;
+    pthread_t opener;
+    bool opening;
     /* the record, written by `writer` */
     bool group_read;
     struct acct_group group;
@@ -193,23 +195,45 @@ struct final_ctx {
     struct cg_err write_err;
 };
 
-/* While CMD runs: opening the ledger (SQLite reads its schema, prepares the statements)
- * costs about as much as starting a short CMD, and what the ledger knows the instance by
- * (names, generation, the workload's limits) does not change while it runs; done here,
- * both are off the path between the exit and corral's own. An error is reported after
- * the workload, with its record. */
-static void open_ledger(void *userdata, struct cg_group *instance)
+/* Opening the ledger (SQLite reads its schema and prepares its statements) costs about as
+ * much as starting a short CMD. It runs in a thread of its own from the start, beside the
+ * namespaces' creation and CMD's run: a main thread that did it once the child is cloned
+ * kept the child waiting for the CPU. An error is reported after the workload, with its
+ * record. */
+static void *open_ledger(void *userdata)
 {
     struct final_ctx *f = userdata;
 
     f->ledger_error =
         acct_ledger_open(f->cli->ledger, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
-    if (f->ledger_error == 0)
-        f->ledger_error = 1; /* opened */
-    if (f->ledger_error > 0 && instance)
-        f->group_read =
-            cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
-                            &f->group) == 0;
+    return NULL;
+}
+
+static void ledger_start(struct final_ctx *f)
+{
+    if (pthread_create(&f->opener, NULL, open_ledger, f) == 0)
+        f->opening = true;
+    else
+        (void)open_ledger(f);
+}
+
+static void ledger_wait(struct final_ctx *f)
+{
+    if (f->opening)
+        (void)pthread_join(f->opener, NULL);
+    f->opening = false;
+}
+
+/* While CMD runs: what the ledger knows the instance by (names, generation, the
+ * workload's limits) does not change while it runs, so it is read here rather than
+ * between the exit and corral's own. */
+static void instance_started(void *userdata, struct cg_group *instance)
+{
+    struct final_ctx *f = userdata;
+
+    f->group_read =
+        cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
+                        &f->group) == 0;
 }
 
 static void *write_final(void *userdata)
@@ -226,8 +250,7 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
     struct final_ctx *f = userdata;
     int r;
 
-    if (f->ledger_error == 0)
-        open_ledger(f, NULL);
+    ledger_wait(f);
     if (f->ledger_error < 0) {
         cli_error_ctx(f->cli, "ledger", &f->ledger_err, f->ledger_error);
         return f->ledger_error;
@@ -251,6 +274,7 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
 /* Waits for the record's commit and reports it if it failed. */
 static void final_done(struct final_ctx *f)
 {
+    ledger_wait(f);
     if (f->writing)
         (void)pthread_join(f->writer, NULL);
     f->writing = false;
@@ -320,7 +344,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     fin.cli = cli;
     fin.policy = policy;
     o.on_final = record_final;
-    o.on_started = open_ledger;
+    o.on_started = instance_started;
     o.userdata = &fin;
     o.id = id;
     o.argv = argv + optind;
@@ -334,6 +358,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         goto out;
     }
 
+    ledger_start(&fin);
     r = cli_open_target(cli, "run", NULL, &ctx, NULL);
     if (r != EXIT_OK)
         goto out;
@@ -360,6 +385,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         cli_error_ctx(cli, "run: removing the instance", &e, res.cleanup_error);
     r = res.failed != LAUNCH_STAGE_NONE ? child_failure(cli, &res, o.argv[0]) : res.exit_code;
 out:
+    ledger_wait(&fin);
     acct_ledger_close(fin.ledger);
     pol_set_free(&set);
     pol_config_free(&cfg);
