@@ -139,12 +139,9 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         ret = EXIT_INVALID;
         goto out;
     }
-    r = cg_ctx_new(cli->root, &ctx, &e);
-    if (r < 0) {
-        cli_error_ctx(cli, "apply", &e, r);
-        ret = EXIT_SYSTEM;
+    ret = cli_open_target(cli, "apply", NULL, &ctx, NULL);
+    if (ret != EXIT_OK)
         goto out;
-    }
     /* A first apply of many policies keeps one descriptor per change open until it
      * succeeds (for rollback). */
     cli_raise_nofile();

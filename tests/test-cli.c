@@ -157,7 +157,13 @@ Test(cli, usage_and_invalid_input_exit_codes)
 Test(cli, invalid_root_is_invalid_input_everywhere)
 {
     static const char *const cmds[] = {
-        "status", "remove web", "freeze web", "thaw web", "sample", "run --policy web -- /bin/true",
+        "apply",
+        "status",
+        "remove web",
+        "freeze web",
+        "thaw web",
+        "sample",
+        "run --policy web -- /bin/true",
     };
     char path[256], *err = NULL;
 
