@@ -200,10 +200,22 @@ struct final_ctx {
  * namespaces' creation and CMD's run: a main thread that did it once the child is cloned
  * kept the child waiting for the CPU. An error is reported after the workload, with its
  * record. */
+/* corral's own threads take no signal: the workload's are the main thread's to forward
+ * (launch_run blocks them there and reads them from a signalfd), and one taken here
+ * would end corral with the instance still standing. */
+static void block_signals(void)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    (void)pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
 static void *open_ledger(void *userdata)
 {
     struct final_ctx *f = userdata;
 
+    block_signals();
     f->ledger_error =
         acct_ledger_open(f->cli->ledger, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
     return NULL;
@@ -231,8 +243,9 @@ static void instance_started(void *userdata, struct cg_group *instance)
 {
     struct final_ctx *f = userdata;
 
+    /* quietly: record_final tries again, and says why if it fails there too */
     f->group_read =
-        cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
+        cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL, true,
                         &f->group) == 0;
 }
 
@@ -240,6 +253,7 @@ static void *write_final(void *userdata)
 {
     struct final_ctx *f = userdata;
 
+    block_signals();
     f->write_error =
         acct_record_final(f->ledger, &f->group, &f->usage, f->start_ns, f->end_ns, &f->write_err);
     return NULL;
@@ -257,7 +271,7 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
     }
     if (!f->group_read) {
         r = cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
-                            &f->group);
+                            false, &f->group);
         if (r < 0)
             return r;
     }
@@ -358,10 +372,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         goto out;
     }
 
-    ledger_start(&fin);
     r = cli_open_target(cli, "run", NULL, &ctx, NULL);
     if (r != EXIT_OK)
         goto out;
+    ledger_start(&fin);
     wo = (struct workload_ctx){.cli = cli, .ctx = ctx, .cfg = &cfg, .policy = policy};
 
     /* An inherited SIG_IGN would make the kernel reap our child before we see its status. */

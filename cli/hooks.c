@@ -73,7 +73,7 @@ fail:
     return r;
 }
 
-int cli_final_group(struct cli *cli, struct cg_group *g, const char *account,
+int cli_final_group(struct cli *cli, struct cg_group *g, const char *account, bool quiet,
                     struct acct_group *ret)
 {
     struct acct_group ag;
@@ -84,7 +84,7 @@ int cli_final_group(struct cli *cli, struct cg_group *g, const char *account,
     if (r == 0 && !account && ag.workload[0])
         account = cli_account_of(cli, ag.workload, acc);
     r = acct_group_from_cg(g, account, ret);
-    if (r < 0)
+    if (r < 0 && !quiet)
         cli_error(cli, "final usage not recorded: %s: %s", g->path, strerror(-r));
     return r;
 }
@@ -97,7 +97,7 @@ int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group
     struct cg_err e = {0};
     int r;
 
-    r = cli_final_group(cli, g, account, &ag);
+    r = cli_final_group(cli, g, account, false, &ag);
     if (r < 0)
         return r;
     r = acct_record_final(l, &ag, u, start_ns, end_ns, &e);

@@ -31,9 +31,9 @@ int cli_hook_freezer_event(struct cli *cli, struct cg_ctx *ctx, const char *path
 
 /* What the ledger knows a group by (kind, names, generation, limits), read from the
  * group while it still exists. account: who pays, or NULL to look it up in the policies
- * (the workload's name when none says). On failure says why on stderr. */
+ * (the workload's name when none says). On failure says why on stderr unless quiet. */
 struct acct_group;
-int cli_final_group(struct cli *cli, struct cg_group *g, const char *account,
+int cli_final_group(struct cli *cli, struct cg_group *g, const char *account, bool quiet,
                     struct acct_group *ret);
 
 /* Records a group's final usage (read just before its removal): cli_final_group, then the

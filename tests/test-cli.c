@@ -300,3 +300,38 @@ Test(cli, back_to_back_runs_each_leave_one_final_record)
     cg_strv_free(kids);
     cg_group_free(w);
 }
+
+/* A SIGTERM for `corral run` that arrives while its ledger opener waits for the ledger
+ * (held here by another process) goes to the workload: corral's own threads take no
+ * signal, so corral forwards it, and the instance is removed as always. */
+Test(cli, sigterm_while_the_ledger_is_busy_reaches_the_workload)
+{
+    sqlite3 *db = NULL;
+    char cmd[1024];
+    int st;
+
+    need_binary();
+    policy("busy", "[Workload]\nClass=normal\n[Namespaces]\nIsolate=pid\n");
+    cr_assert_eq(corral_sh("run --policy busy -- /bin/true"), 0); /* makes the ledger */
+    /* An exclusive lock: every other connection waits (up to corral's 5 s busy timeout). */
+    cr_assert_eq(sqlite3_open(ledger, &db), SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(db, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;", NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
+    snprintf(cmd, sizeof(cmd),
+             "%s --root %s --policy-dir %s --ledger %s --config %s/none.conf run --policy busy "
+             "--name sig -- /bin/sh -c 'trap \"exit 42\" TERM; sleep 10 & wait' 2>/dev/null & "
+             "p=$!; sleep 0.5; kill -TERM $p; wait $p",
+             corral, th_root_arg(), pol_dir, ledger, tmpdir);
+    st = system(cmd);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    cr_assert(WIFEXITED(st), "status %#x", st);
+    /* the workload's own status (its trap), not corral killed by the signal */
+    cr_assert_eq(WEXITSTATUS(st), 42, "corral exited %d", WEXITSTATUS(st));
+    cr_assert_null(th_group_dir(CG_H_PIDS, "normal/busy/run-sig") &&
+                           access(th_group_dir(CG_H_PIDS, "normal/busy/run-sig"), F_OK) == 0
+                       ? "left"
+                       : NULL,
+                   "instance left behind");
+}
