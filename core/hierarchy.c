@@ -145,6 +145,9 @@ static void mountinfo_line(char *line, char *mount[_CG_H_MAX], char *root[_CG_H_
     superopts = strtok_r(NULL, " ", &save);
     if (n < 5 || !fstype || !superopts || strcmp(fstype, "cgroup") != 0)
         return;
+    /* Once per line: co-mounted controllers ("cpu,cpuacct") share these strings. */
+    unescape_octal(field[3]);
+    unescape_octal(field[4]);
     for (int h = 0; h < _CG_H_MAX; h++)
         if (!mount[h] && list_has(superopts, hier_names[h])) {
             mount[h] = field[4];
@@ -209,8 +212,6 @@ static int discover_v1(struct cg_sysinfo *s)
             cg_debug("hierarchy %s is not mounted", hier_names[h]);
             continue;
         }
-        unescape_octal(mount[h]);
-        unescape_octal(root[h]);
         own = own_path(pc, hier_names[h]);
         if (!own)
             continue;
