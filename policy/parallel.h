@@ -26,13 +26,8 @@ typedef void (*pol_parallel_fn)(void *arg, size_t item, unsigned worker);
  * Calls fn(arg, i, worker) once for each i in [0, n), on up to `threads` threads: the
  * caller and threads-1 new ones (0 or 1: the caller alone; capped at POL_THREADS_MAX).
  * Items are handed out `chunk` at a time (at least 1). The new threads start with every
- * signal blocked, so signals keep going to the caller's threads, and each works on a
- * private copy of the descriptor table (unshare(CLONE_FILES)): descriptors fn opens there
- * are its own, and the kernel need not lock a shared table or count references on every
- * use of a descriptor (a few percent of a loop of open/read/close). So fn must close what
- * it opens and must not hand a descriptor to another item, and the caller must not open
- * or close descriptors fn uses while the loop runs. (ThreadSanitizer, which assumes one
- * table per process, reports the reuse of a descriptor number in two tables as a race.)
+ * signal blocked, so signals keep going to the caller's threads. fn must close what it
+ * opens, and the caller must not open or close descriptors fn uses while the loop runs.
  * If a thread cannot be started, the ones running (at least the caller) do all the
  * items. Returns when every item is done and every thread has ended; everything fn wrote
  * is then visible to the caller. Returns the number of threads that ran items (the caller
