@@ -3,8 +3,10 @@
  * The VFS a short-lived ledger writer opens its database with: SQLite's default one, but
  * an existing WAL is opened without O_CREAT. SQLite takes a WAL opened with O_CREAT for a
  * new file and syncs its directory at the first commit, whether it created the file or
- * not: a second sync on every `corral run`. A WAL that exists was synced into its
- * directory by the connection that created it, at that one's first commit.
+ * not: a second sync on every `corral run`. A WAL that exists was made by an earlier
+ * connection, which synced the directory at its first commit; where that connection never
+ * committed, the fsync of this one's commit still carries the directory entry on the
+ * journalling filesystems corral supports (ext4, xfs: one journal commit holds both).
  *
  * Each handle registers a VFS of its own (named after its address) and unregisters it
  * after closing the database: nothing of it is shared between handles or threads.

@@ -303,7 +303,11 @@ static int not_writable(const char *path)
 
 /* ACCT_LEDGER_SHORT_LIVED: a WAL left longer than ACCT_LEDGER_SHORT_WAL_PAGES by earlier
  * short-lived writers is folded into the database and truncated now, without waiting
- * (no busy handler: when a reader or writer is in the way, a later opener folds it). */
+ * (no busy handler: when a reader or writer is in the way, a later opener folds it). The
+ * size of the file decides: SQLite's own checkpoints (corrald's) start the WAL over
+ * without shrinking it, so while corrald runs this folds more often than needed (in the
+ * thread that opens the ledger beside the run). The bound counts SQLite's default
+ * 4096-byte pages, which the ledger uses. */
 /* How long a writer waits for another one (corrald's pass, a concurrent run). */
 #define LEDGER_BUSY_MS 5000
 
