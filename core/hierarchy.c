@@ -126,7 +126,8 @@ static bool list_has(const char *list, const char *name)
 /*
  * One mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SRC SUPEROPTS".
  * For a v1 cgroup mount the super options name its controllers. The first mount of each
- * hierarchy wins; *ret_root is the part of the hierarchy the mount shows ("/" normally).
+ * hierarchy wins, except that a mount of the whole hierarchy (ROOT "/") replaces one of
+ * a part of it; root[h] is the part the chosen mount shows.
  */
 static void mountinfo_line(char *line, char *mount[_CG_H_MAX], char *root[_CG_H_MAX])
 {
@@ -149,7 +150,8 @@ static void mountinfo_line(char *line, char *mount[_CG_H_MAX], char *root[_CG_H_
     unescape_octal(field[3]);
     unescape_octal(field[4]);
     for (int h = 0; h < _CG_H_MAX; h++)
-        if (!mount[h] && list_has(superopts, hier_names[h])) {
+        if (list_has(superopts, hier_names[h]) &&
+            (!mount[h] || (strcmp(root[h], "/") != 0 && strcmp(field[3], "/") == 0))) {
             mount[h] = field[4];
             root[h] = field[3];
         }
@@ -189,18 +191,11 @@ static const char *own_path(char *text, const char *name)
  * (ROOT other than "/", as in some containers) is used when the caller's cgroup lies
  * inside that part, and its paths are taken relative to it.
  */
-static int discover_v1(struct cg_sysinfo *s)
+int cg_sysinfo_parse_v1(char *mi, char *pc, struct cg_sysinfo *s)
 {
-    _cleanup_free_ char *mi = NULL, *pc = NULL;
     char *mount[_CG_H_MAX] = {NULL}, *root[_CG_H_MAX] = {NULL}, *save = NULL;
     bool any = false;
-    int r;
 
-    r = cg_read_all_at(AT_FDCWD, "/proc/self/mountinfo", &mi);
-    if (r >= 0)
-        r = cg_read_all_at(AT_FDCWD, "/proc/self/cgroup", &pc);
-    if (r < 0)
-        return r;
     for (char *line = strtok_r(mi, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         mountinfo_line(line, mount, root);
     for (int h = 0; h < _CG_H_MAX; h++) {
@@ -234,10 +229,25 @@ static int discover_v1(struct cg_sysinfo *s)
             }
         any = true;
     }
-    if (!any)
-        return -ENODEV;
+    s->mode = CG_MODE_V1;
+    return any ? 0 : -ENODEV;
+}
+
+static int discover_v1(struct cg_sysinfo *s)
+{
+    _cleanup_free_ char *mi = NULL, *pc = NULL;
+    int r;
+
+    r = cg_read_all_at(AT_FDCWD, "/proc/self/mountinfo", &mi);
+    if (r >= 0)
+        r = cg_read_all_at(AT_FDCWD, "/proc/self/cgroup", &pc);
+    if (r >= 0)
+        r = cg_sysinfo_parse_v1(mi, pc, s);
+    if (r < 0)
+        return r;
     /* Hybrid: v1 controllers plus the v2 tree systemd mounts at its usual place. */
-    s->mode = is_cgroup2("/sys/fs/cgroup/unified") ? CG_MODE_HYBRID : CG_MODE_V1;
+    if (is_cgroup2("/sys/fs/cgroup/unified"))
+        s->mode = CG_MODE_HYBRID;
     return 0;
 }
 

@@ -41,3 +41,9 @@ const char *cg_hier_to_string(enum cg_hier h);
 /* Discovers the cgroup layout from /proc/self/mountinfo, /proc/self/cgroup and statfs. */
 int cg_sysinfo_discover(struct cg_sysinfo *ret);
 void cg_sysinfo_done(struct cg_sysinfo *s);
+
+/* The v1 part of discovery on given texts of /proc/self/mountinfo and /proc/self/cgroup
+ * (both modified): fills mount, own and alias of *s (which must start zeroed; free with
+ * cg_sysinfo_done) and sets mode to CG_MODE_V1. -ENODEV when no hierarchy of corral's is
+ * usable. */
+int cg_sysinfo_parse_v1(char *mountinfo, char *proc_cgroup, struct cg_sysinfo *s);
