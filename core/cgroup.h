@@ -124,6 +124,9 @@ int cg_group_kill(struct cg_group *g, struct cg_err *e);
 /* Child group names (only valid corral names; anything else is not ours and is skipped),
  * sorted. *ret is a NULL-terminated malloc'ed array. */
 int cg_group_children(struct cg_group *g, char ***ret);
+/* The same for the directory dfd of one hierarchy (O_PATH will do); *ret_n (optional) is
+ * the number of names. */
+int cg_children_at(int dfd, char ***ret, size_t *ret_n);
 void cg_strv_free(char **v);
 DEFINE_POINTER_CLEANUP(char *, cg_strv_free)
 

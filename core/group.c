@@ -374,17 +374,25 @@ static int cmp_str(const void *a, const void *b)
 int cg_group_children(struct cg_group *g, char ***ret)
 {
     int fd = -1;
-    DIR *d;
-    struct dirent *de;
-    char **v = NULL;
-    size_t n = 0, cap = 0;
 
     for (int h = 0; h < _CG_H_MAX && fd < 0; h++)
         if (cg_slot(g->ctx, h))
             fd = g->fd[h];
     if (fd < 0)
         return -ENODEV;
-    fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return cg_children_at(fd, ret, NULL);
+}
+
+int cg_children_at(int dfd, char ***ret, size_t *ret_n)
+{
+    int fd;
+    DIR *d;
+    struct dirent *de;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+
+    /* A fresh open for the listing: dfd may be O_PATH, and its offset is not ours. */
+    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     d = fdopendir(fd);
@@ -417,6 +425,8 @@ int cg_group_children(struct cg_group *g, char ***ret)
     }
     qsort(v, n, sizeof(char *), cmp_str);
     *ret = v;
+    if (ret_n)
+        *ret_n = n;
     return 0;
 oom:
     closedir(d);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -448,17 +447,15 @@ static int open_root(struct cg_ctx *ctx, struct cg_txn *t, struct cg_group **ret
  * it on: alone, it would only read everything twice.
  */
 
-/* The names of the child directories of a directory, sorted. */
+/* The group names below a directory, sorted (cg_children_at). */
 struct dirlist {
-    char **v;
+    char **v; /* NULL-terminated */
     size_t n;
 };
 
 static void dirlist_done(struct dirlist *l)
 {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
+    cg_strv_free(l->v);
     *l = (struct dirlist){0};
 }
 
@@ -469,50 +466,7 @@ static int cmp_str(const void *a, const void *b)
 
 static int dirlist_read(int dfd, struct dirlist *ret)
 {
-    struct dirlist l = {0};
-    struct dirent *de;
-    size_t cap = 0;
-    DIR *d;
-    int fd, r = 0;
-
-    /* A fresh open for the listing: dfd may be O_PATH, and its offset is not ours. */
-    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    d = fdopendir(fd);
-    if (!d) {
-        r = -errno;
-        close(fd);
-        return r;
-    }
-    while ((de = readdir(d))) {
-        if (de->d_type != DT_DIR || de->d_name[0] == '.')
-            continue;
-        if (l.n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **nv = realloc(l.v, nc * sizeof(*nv));
-            if (!nv) {
-                r = -ENOMEM;
-                break;
-            }
-            l.v = nv;
-            cap = nc;
-        }
-        l.v[l.n] = strdup(de->d_name);
-        if (!l.v[l.n]) {
-            r = -ENOMEM;
-            break;
-        }
-        l.n++;
-    }
-    closedir(d);
-    if (r < 0) {
-        dirlist_done(&l);
-        return r;
-    }
-    qsort(l.v, l.n, sizeof(*l.v), cmp_str);
-    *ret = l;
-    return 0;
+    return cg_children_at(dfd, &ret->v, &ret->n);
 }
 
 static bool dirlist_has(const struct dirlist *l, const char *name)
