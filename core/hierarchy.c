@@ -50,48 +50,6 @@ static bool is_cgroup2(const char *path)
     return statfs(path, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-/* The v2 line of /proc/self/cgroup ("0::/path"). libcgroup 2.0.2 does not report it for
- * controllers on the unified hierarchy reliably, so read it directly. */
-static int own_unified_path(char **ret)
-{
-    _cleanup_free_ char *text = NULL;
-    char *line, *save = NULL;
-    int r;
-
-    r = cg_read_all_at(AT_FDCWD, "/proc/self/cgroup", &text);
-    if (r < 0)
-        return r;
-    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(line, "0::", 3) == 0) {
-            char *p = strdup(line + 3);
-            if (!p)
-                return -ENOMEM;
-            *ret = p;
-            return 0;
-        }
-    }
-    return -ENODATA;
-}
-
-static int discover_v2(struct cg_sysinfo *s, const char *mnt)
-{
-    _cleanup_free_ char *own = NULL;
-    int r;
-
-    r = own_unified_path(&own);
-    if (r < 0)
-        return r;
-    for (int h = 0; h < _CG_H_MAX; h++) {
-        s->mount[h] = strdup(mnt);
-        s->own[h] = strdup(own);
-        s->alias[h] = h == 0 ? -1 : 0;
-        if (!s->mount[h] || !s->own[h])
-            return -ENOMEM;
-    }
-    s->mode = CG_MODE_V2;
-    return 0;
-}
-
 /* Undoes the octal escapes of /proc/self/mountinfo ("\040" for a space) in place. */
 static void unescape_octal(char *p)
 {
@@ -157,7 +115,8 @@ static void mountinfo_line(char *line, char *mount[_CG_H_MAX], char *root[_CG_H_
         }
 }
 
-/* The caller's path in hierarchy `name` from /proc/self/cgroup ("ID:CONTROLLERS:PATH"). */
+/* The caller's path in hierarchy `name` from /proc/self/cgroup ("ID:CONTROLLERS:PATH"); a
+ * NULL name asks for the v2 line ("0::PATH"). The path ends at a newline or the end. */
 static const char *own_path(char *text, const char *name)
 {
     for (char *line = text; line && *line;) {
@@ -168,7 +127,7 @@ static const char *own_path(char *text, const char *name)
         c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         if (c2) {
             *c2 = '\0';
-            bool match = list_has(c1 + 1, name);
+            bool match = name ? list_has(c1 + 1, name) : strcmp(line, "0:") == 0;
             *c2 = ':';
             if (match) {
                 if (nl)
@@ -181,6 +140,42 @@ static const char *own_path(char *text, const char *name)
         line = nl ? nl + 1 : NULL;
     }
     return NULL;
+}
+
+/* The caller's cgroup on the v2 tree: the "0::/path" line of /proc/self/cgroup. */
+static int own_unified_path(char **ret)
+{
+    _cleanup_free_ char *text = NULL;
+    const char *own;
+    int r;
+
+    r = cg_read_all_at(AT_FDCWD, "/proc/self/cgroup", &text);
+    if (r < 0)
+        return r;
+    own = own_path(text, NULL);
+    if (!own)
+        return -ENODATA;
+    *ret = strndup(own, strcspn(own, "\n"));
+    return *ret ? 0 : -ENOMEM;
+}
+
+static int discover_v2(struct cg_sysinfo *s, const char *mnt)
+{
+    _cleanup_free_ char *own = NULL;
+    int r;
+
+    r = own_unified_path(&own);
+    if (r < 0)
+        return r;
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        s->mount[h] = strdup(mnt);
+        s->own[h] = strdup(own);
+        s->alias[h] = h == 0 ? -1 : 0;
+        if (!s->mount[h] || !s->own[h])
+            return -ENOMEM;
+    }
+    s->mode = CG_MODE_V2;
+    return 0;
 }
 
 /*
