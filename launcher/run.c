@@ -327,19 +327,17 @@ static int start(struct run_state *s, struct instance *x, const struct launch_op
         goto maker_failed;
     }
     snprintf(res->group, sizeof(res->group), "%s", x->inst->path);
+    /* Placed first (v1: the fds handed over; v2 fallback: the pid written), then the id
+     * maps of a user namespace, then released if held. */
     if (s->place[0] >= 0) {
         r = launch_place_send(s->place[0], x->tasks);
         if (r < 0)
             r = cg_err_set(e, r, x->inst->path, "tasks", "cannot hand the child its group");
         cg_self_attach_close(x->tasks);
         closep(&s->place[0]);
-        if (r >= 0 && s->c.hold)
-            r = write_id_maps(s->pid, e);
-    } else if (!into) {
+    } else if (!into)
         r = cg_group_attach(x->inst, s->pid, e);
-        if (r >= 0 && (s->c.clone_ns & CLONE_NEWUSER))
-            r = write_id_maps(s->pid, e);
-    } else if (s->c.hold)
+    if (r >= 0 && (s->c.clone_ns & CLONE_NEWUSER))
         r = write_id_maps(s->pid, e);
     if (r >= 0 && s->c.hold && write(s->syn[1], "g", 1) != 1)
         r = cg_err_set(e, -errno, x->inst->path, NULL, "cannot release the child");
