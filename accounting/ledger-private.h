@@ -15,6 +15,13 @@ int acct_ledger_vfs_new(struct acct_ledger_vfs **ret);
 const char *acct_ledger_vfs_name(const struct acct_ledger_vfs *v);
 void acct_ledger_vfs_free(struct acct_ledger_vfs *v);
 
+/* ledger-file.c: the ledger, its -wal and its -shm are regular files when they exist (a
+ * symlink: -ELOOP, anything else: -ENXIO, said in e); a READONLY ledger must exist
+ * (-ENOENT). *ret_immutable: READONLY on a read-only medium with no WAL left to read. */
+int acct_ledger_files_check(const char *path, bool readonly, bool *ret_immutable, struct cg_err *e);
+/* "file:PATH?mode=ro[&immutable=1]", PATH escaped; malloc'ed, NULL when out of memory. */
+char *acct_ledger_uri(const char *path, bool immutable);
+
 struct acct_ledger {
     sqlite3 *db;
     struct acct_ledger_vfs *vfs; /* ACCT_LEDGER_SHORT_LIVED, or NULL */

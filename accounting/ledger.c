@@ -229,9 +229,11 @@ static int migrate(struct acct_ledger *l, struct cg_err *e)
     if (r < 0)
         return r;
     if (v > ACCT_SCHEMA_VERSION)
-        return cg_err_set(e, -EPROTO, NULL, NULL,
-                          "ledger '%s': schema version %lld is newer than this corral's (%d)",
-                          l->path, (long long)v, ACCT_SCHEMA_VERSION);
+        return cg_err_whole(e, cg_err_set(e, -EPROTO, NULL, NULL,
+                                          "ledger '%s' was written by a newer corral (schema "
+                                          "version %lld, this one knows up to %d): use that "
+                                          "corral or a newer one",
+                                          l->path, (long long)v, ACCT_SCHEMA_VERSION));
     l->schema = (int)v;
     if (v == ACCT_SCHEMA_VERSION)
         return 0;
@@ -281,7 +283,8 @@ static int ensure_dir(const char *path, struct cg_err *e)
         return 0;
     *slash = '\0';
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return cg_err_set(e, -errno, NULL, NULL, "ledger directory '%s'", dir);
+        return cg_err_set(e, -errno, NULL, NULL, "ledger directory '%s' cannot be created%s", dir,
+                          errno == ENOENT ? " (its parent does not exist)" : "");
     return 0;
 }
 
@@ -327,8 +330,9 @@ static void fold_wal(struct acct_ledger *l)
 
 int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret, struct cg_err *e)
 {
+    _cleanup_free_ char *uri = NULL;
     struct acct_ledger *l;
-    struct stat st;
+    bool immutable = false;
     int oflags, rc, r;
 
     if (!path || !*path)
@@ -342,12 +346,16 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
         free(l);
         return -ENOMEM;
     }
+    r = acct_ledger_files_check(path, l->readonly, &immutable, e);
+    if (r < 0)
+        goto fail;
     if (l->readonly) {
-        if (stat(path, &st) < 0) {
-            r = cg_err_set(e, -errno, NULL, NULL, "ledger '%s'", path);
+        oflags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+        uri = acct_ledger_uri(path, immutable);
+        if (!uri) {
+            r = -ENOMEM;
             goto fail;
         }
-        oflags = SQLITE_OPEN_READONLY;
     } else {
         r = ensure_dir(path, e);
         if (r < 0)
@@ -362,7 +370,7 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
         if (r < 0)
             goto fail;
     }
-    rc = sqlite3_open_v2(path, &l->db, oflags, acct_ledger_vfs_name(l->vfs));
+    rc = sqlite3_open_v2(uri ? uri : path, &l->db, oflags, acct_ledger_vfs_name(l->vfs));
     if (rc != SQLITE_OK) {
         r = acct_sql_errno(l->db, rc);
         if (!l->readonly && (r == -ENOENT || r == -EIO))
@@ -370,20 +378,20 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
         r = acct_sql_err(l, e, r, "open");
         goto fail;
     }
-    (void)sqlite3_busy_timeout(l->db, LEDGER_BUSY_MS);
+    (void)sqlite3_busy_timeout(l->db,
+                               flags & ACCT_LEDGER_NOWAIT ? ACCT_LEDGER_NOWAIT_MS : LEDGER_BUSY_MS);
     /* SQLite quietly opens a file it cannot write read-only; say so now, not at the
      * first write. */
     if (!l->readonly && sqlite3_db_readonly(l->db, "main") == 1) {
         r = not_writable(path);
-        r = cg_err_set(e, r, NULL, NULL, "ledger '%s' is not writable: %s", path, strerror(-r));
+        r = cg_err_set(e, r, NULL, NULL, "ledger '%s' is not writable", path);
         goto fail;
     }
     if (!l->readonly) {
         r = exec(l, "PRAGMA journal_mode = WAL", e, "enable WAL");
         if (r == -ENOENT || r == -EIO) /* cannot create the -wal/-shm files */
             r = cg_err_set(e, not_writable(path), NULL, NULL,
-                           "ledger '%s': cannot create its WAL files: %s", path,
-                           strerror(-not_writable(path)));
+                           "ledger '%s': cannot create its WAL files", path);
         if (r < 0)
             goto fail;
     }

@@ -55,9 +55,17 @@ enum {
      * ACCT_LEDGER_SHORT_WAL_PAGES, which bounds what the next first opener reads back to
      * rebuild its index. A commit is on disk either way (synchronous=FULL). */
     ACCT_LEDGER_SHORT_LIVED = 1u << 1,
+    /* A writer that must not stall (corrald): a write that finds the ledger locked by
+     * another writer waits at most ACCT_LEDGER_NOWAIT_MS, then fails with -EBUSY (the
+     * caller keeps what it wanted to write and tries again later). */
+    ACCT_LEDGER_NOWAIT = 1u << 2,
 };
+#define ACCT_LEDGER_NOWAIT_MS 20
 
 /* Opens (creating the file and, one level, its directory unless READONLY) and migrates.
+ * The ledger and its -wal/-shm must be regular files (never followed through a symlink,
+ * never opened when a FIFO or device: -ELOOP, -ENXIO); READONLY on a read-only medium opens
+ * it immutable (no lock, no -shm), so a report of an idle ledger works there.
  * Each migration step is one transaction (a kill leaves the old or the new version);
  * 1 -> 2 reads every sample once (about 13 s for 10 million here), holding the write lock.
  * READONLY never migrates: a ledger of an older schema (>= 1) is read as it is. */

@@ -99,18 +99,11 @@ static int load_policy(struct cli *cli, const char *name, struct pol_config *cfg
 {
     struct pol_diags d = {0};
     _cleanup_free_ char *file = NULL;
-    struct stat st;
-    char *files[1];
-    size_t nf = 0;
     int r;
 
     if (asprintf(&file, "%s/%s.policy", cli->policy_dir, name) < 0)
         return -ENOMEM;
-    if (stat(file, &st) == 0) {
-        files[0] = file;
-        nf = 1;
-    }
-    r = cli_load_policies(cli, files, nf, cfg, set, &d);
+    r = cli_load_workload(cli, name, cfg, set, &d);
     if (r >= 0 && d.n > 0)
         r = -EINVAL;
     pol_diags_free(&d);

@@ -29,7 +29,7 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
     struct pol_config cfg = {0};
     struct pol_set set = {0};
     struct pol_diags diags = {0};
-    bool have_set = false;
+    bool have_set = false, ledger_failed = false;
     struct cg_err e = {0};
     size_t n = 0;
     int c, r;
@@ -64,6 +64,7 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
     else if (cli->verbose)
         cli_warn(cli, "sample: policies not loaded; accounts default to workload names");
     r = acct_ledger_open(cli->ledger, 0, &l, &e);
+    ledger_failed = r < 0;
     if (r >= 0)
         r = acct_sampler_new(ctx, account_of, have_set ? &set : NULL, &s);
     if (r >= 0)
@@ -73,7 +74,7 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
     pol_diags_free(&diags);
     if (r < 0) {
         cli_error_ctx(cli, "sample", &e, r);
-        return cli_exit_code(r);
+        return ledger_failed ? EXIT_SYSTEM : cli_exit_code(r); /* a ledger error is a system one */
     }
     if (cli->json)
         printf("{\"samples\":%zu}\n", n);

@@ -302,11 +302,13 @@ int cmd_status(struct cli *cli, int argc, char **argv)
     r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, NULL, 0, &cfg, &set, &diags);
     if (r == 0 && diags.n == 0)
         (void)pol_warnings(ctx, &cfg, &set, &w);
-    else
-        cli_warn(cli,
-                 "the policies do not load (%zu problems; see corral check): no warnings "
-                 "shown",
-                 diags.n);
+    else {
+        char buf[1024] = "";
+        if (diags.n > 0)
+            pol_diag_format(&diags.d[0], buf, sizeof(buf));
+        cli_warn(cli, "the policies do not load (%s%s; see corral check): no warnings shown",
+                 diags.n ? buf : strerror(-r), diags.n > 1 ? ", and more" : "");
+    }
     if (json)
         print_json(ctx, &s, &w);
     else if (s.n == 0)

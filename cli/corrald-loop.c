@@ -49,7 +49,10 @@ static void ledger_open(struct corrald *d)
 
     if (d->ledger)
         return;
-    r = acct_ledger_open(d->o.ledger, 0, &d->ledger, &e);
+    /* A pass never waits for another writer (a lock costs at most ACCT_LEDGER_NOWAIT_MS per
+     * pass; the samples stay buffered and go at a later pass); the last one, at SIGTERM,
+     * waits as long as any writer does. */
+    r = acct_ledger_open(d->o.ledger, d->stopping ? 0 : ACCT_LEDGER_NOWAIT, &d->ledger, &e);
     if (r < 0 && !d->ledger_failing) {
         log_err(d, LOG_ERR, "cannot open the ledger (samples are kept in memory)", &e, r);
         d->ledger_failing = true;
@@ -80,7 +83,9 @@ int corrald_store(struct corrald *d, const struct acct_sample *smp, size_t n, bo
 
     if (n == 0 && d->buf.n == 0)
         return d->ledger ? 0 : -ENOENT;
-    if (d->ledger) {
+    /* Locked by another writer earlier in this pass: straight to the buffer, so a pass
+     * waits for the lock once, not once per batch. */
+    if (d->ledger && !d->ledger_busy) {
         size_t w = 0;
         r = 0;
         if (d->buf.n > 0) {
@@ -99,7 +104,9 @@ int corrald_store(struct corrald *d, const struct acct_sample *smp, size_t n, bo
             return 0;
         }
     }
-    if (!d->ledger_failing && d->ledger)
+    if (r == -EBUSY)
+        d->ledger_busy = true;
+    if (!d->ledger_failing && d->ledger && r != -ENOENT)
         log_err(d, LOG_ERR, "cannot write the ledger (keeping samples in memory)", &e, r);
     d->ledger_failing = true;
     if (corrald_buffer_push(&d->buf, smp, n, final, start_ns) < 0)
@@ -168,6 +175,7 @@ static void pass(struct corrald *d)
     int r;
 
     d->passes++;
+    d->ledger_busy = false;
     ledger_open(d);
     corrald_watch_policy_dir(d);
     if (d->tree_dirty || d->passes == 1 || ++d->passes_since_scan >= CORRALD_RESCAN_PASSES) {
@@ -250,14 +258,21 @@ int corrald_reload(struct corrald *d, const char *why)
 {
     struct pol_config cfg = {0};
     struct pol_set set = {0};
-    struct pol_diags diags = {0};
+    struct pol_diags diags = {0}, skipped = {0};
     struct pol_apply_result res = {0};
     struct cg_err e = {0};
     struct cg_txn t;
     int r;
 
     corrald_watch_policy_dir(d);
+    /* What is not a regular file in the directory is skipped (and said), not waited on. */
+    diags.skipped = &skipped;
     r = pol_load_all(d->o.config, d->o.config_given, d->o.policy_dir, NULL, 0, &cfg, &set, &diags);
+    for (size_t i = 0; i < skipped.n; i++) {
+        char buf[1024];
+        corrald_log(&d->log, LOG_WARNING, NULL, "skipped: %s",
+                    pol_diag_format(&skipped.d[i], buf, sizeof(buf)));
+    }
     if (r >= 0 && diags.n > 0) {
         for (size_t i = 0; i < diags.n; i++) {
             char buf[1024];
@@ -313,6 +328,7 @@ out:
     pol_set_free(&set);
     pol_config_free(&cfg);
     pol_diags_free(&diags);
+    pol_diags_free(&skipped);
     return r;
 }
 
@@ -325,6 +341,9 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *
     corrald_log(&d->log, LOG_INFO, NULL, "signal %u: taking a last sample, then stopping",
                 si->ssi_signo);
     d->stopping = true;
+    /* The last pass may wait for a writer that holds the ledger (the busy timeout). */
+    acct_ledger_close(d->ledger);
+    d->ledger = NULL;
     pass(d);
     /* pending finals would wait for a grace period that will not come */
     for (size_t i = 0; i < d->n_inst; i++)
@@ -401,10 +420,13 @@ static int setup(struct corrald *d)
     if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
         return -errno;
     (void)signal(SIGPIPE, SIG_IGN);
-    if ((r = sd_event_add_signal(d->ev, NULL, SIGTERM, on_stop, d)) < 0 ||
-        (r = sd_event_add_signal(d->ev, NULL, SIGINT, on_stop, d)) < 0 ||
+    if ((r = sd_event_add_signal(d->ev, &d->sigterm, SIGTERM, on_stop, d)) < 0 ||
+        (r = sd_event_add_signal(d->ev, &d->sigint, SIGINT, on_stop, d)) < 0 ||
         (r = sd_event_add_signal(d->ev, NULL, SIGHUP, on_hup, d)) < 0)
         return r;
+    /* A stop goes before a pending pass or reload (each is bounded, corrald(8)). */
+    (void)sd_event_source_set_priority(d->sigterm, SD_EVENT_PRIORITY_IMPORTANT);
+    (void)sd_event_source_set_priority(d->sigint, SD_EVENT_PRIORITY_IMPORTANT);
     if (sd_watchdog_enabled(false, &wd_usec) > 0) {
         r = sd_event_set_watchdog(d->ev, true);
         if (r < 0)
@@ -436,6 +458,8 @@ int corrald_run(const struct corrald_opts *o)
     else
         log_err(&d, LOG_ERR, "cannot start", NULL, r);
     d.timer = sd_event_source_unref(d.timer);
+    d.sigterm = sd_event_source_unref(d.sigterm);
+    d.sigint = sd_event_source_unref(d.sigint);
     corrald_watch_done(&d);
     corrald_instances_free(&d);
     corrald_buffer_done(&d.buf);

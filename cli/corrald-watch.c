@@ -158,14 +158,25 @@ void corrald_watch_tree(struct corrald *d)
     }
 }
 
+static void schedule_reload(struct corrald *d);
+
 void corrald_watch_policy_dir(struct corrald *d)
 {
     if (d->policy_wd >= 0)
         return;
     d->policy_wd = inotify_add_watch(d->ifd, d->o.policy_dir, POLICY_MASK);
-    if (d->policy_wd < 0)
+    if (d->policy_wd < 0) {
         corrald_log(&d->log, LOG_DEBUG, NULL, "cannot watch %s: %m (retrying every pass)",
                     d->o.policy_dir);
+        return;
+    }
+    /* A directory removed and made again: what was written into it before this watch
+     * existed was seen by nobody, so read it all now. */
+    if (d->policy_dir_lost) {
+        d->policy_dir_lost = false;
+        corrald_log(&d->log, LOG_INFO, NULL, "watching %s again", d->o.policy_dir);
+        schedule_reload(d);
+    }
 }
 
 static bool is_policy_name(const char *name)
@@ -208,6 +219,7 @@ static void on_event(struct corrald *d, const struct inotify_event *ev)
         if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
             (void)inotify_rm_watch(d->ifd, d->policy_wd);
             d->policy_wd = -1;
+            d->policy_dir_lost = true;
             schedule_reload(d);
         } else if (ev->len > 0 && is_policy_name(ev->name)) {
             schedule_reload(d);

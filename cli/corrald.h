@@ -108,7 +108,7 @@ struct corrald {
     struct corrald_opts o;
     struct corrald_log log;
     sd_event *ev;
-    sd_event_source *timer, *debounce, *inotify_src;
+    sd_event_source *timer, *debounce, *inotify_src, *sigterm, *sigint;
     struct cg_ctx *ctx;
     struct acct_sampler *sampler;
     struct acct_ledger *ledger; /* NULL while it cannot be opened */
@@ -133,6 +133,8 @@ struct corrald {
     size_t last_unopened, last_unsampled; /* what was last reported */
 
     bool ready, ledger_failing, stopping;
+    bool ledger_busy;     /* this pass found the ledger locked: buffer the rest of it */
+    bool policy_dir_lost; /* the policy dir's watch went: read it again once it is back */
     uint64_t passes, samples_written;
 };
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <string.h>
 
 #include "cli/policy-fs.h"
 #include "launcher/rootfs.h"
@@ -13,14 +14,17 @@ struct fs_report {
 static void add_problem(const struct launch_fs_problem *pb, void *userdata)
 {
     struct fs_report *fr = userdata;
-    unsigned line = pol_fs_key_line(fr->p, pb->key);
+    bool workdir = strcmp(pb->key, "WorkingDirectory") == 0;
+    const char *section = workdir ? "Process" : "Filesystem";
+    unsigned line = workdir ? fr->p->workdir_line : pol_fs_key_line(fr->p, pb->key);
+    char ex[POL_EXCERPT_SIZE];
     int r;
 
     if (pb->value[0])
-        r = pol_diag_add(fr->diags, fr->p->file, line, "Filesystem.%s='%s': %s", pb->key, pb->value,
-                         pb->reason);
+        r = pol_diag_add(fr->diags, fr->p->file, line, "%s.%s='%s': %s", section, pb->key,
+                         pol_excerpt(pb->value, ex), pb->reason);
     else
-        r = pol_diag_add(fr->diags, fr->p->file, line, "Filesystem.%s: %s", pb->key, pb->reason);
+        r = pol_diag_add(fr->diags, fr->p->file, line, "%s.%s: %s", section, pb->key, pb->reason);
     if (r < 0)
         fr->error = r;
 }
@@ -32,15 +36,28 @@ int cli_check_filesystems(const struct pol_set *set, struct pol_diags *diags)
     for (size_t i = 0; i < set->n; i++) {
         struct fs_report fr = {.p = &set->p[i], .diags = diags};
 
-        if (!launch_fs_wanted(&set->p[i].fs))
-            continue;
-        (void)launch_fs_check(&set->p[i].fs, add_problem, &fr);
+        /* What run would refuse, check refuses first: the working directory too. */
+        (void)launch_workdir_check(&set->p[i], add_problem, &fr);
+        if (launch_fs_wanted(&set->p[i].fs))
+            (void)launch_fs_check(&set->p[i].fs, add_problem, &fr);
         if (fr.error < 0)
             return fr.error;
     }
     if (diags->n > before)
         pol_diags_sort(diags);
     return 0;
+}
+
+/* After a load (r): the checks of the running system, then every problem on stderr. */
+static int loaded(int r, const struct pol_set *set, struct pol_diags *diags)
+{
+    if (r >= 0)
+        r = cli_check_filesystems(set, diags);
+    for (size_t i = 0; i < diags->n; i++) {
+        char buf[1024];
+        fprintf(stderr, "%s\n", pol_diag_format(&diags->d[i], buf, sizeof(buf)));
+    }
+    return r < 0 ? r : 0;
 }
 
 int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
@@ -50,13 +67,15 @@ int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
 
     r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, files, n_files, cfg, set,
                      diags);
-    if (r >= 0)
-        r = cli_check_filesystems(set, diags);
-    for (size_t i = 0; i < diags->n; i++) {
-        char buf[1024];
-        fprintf(stderr, "%s\n", pol_diag_format(&diags->d[i], buf, sizeof(buf)));
-    }
-    return r < 0 ? r : 0;
+    return loaded(r, set, diags);
+}
+
+int cli_load_workload(const struct cli *cli, const char *name, struct pol_config *cfg,
+                      struct pol_set *set, struct pol_diags *diags)
+{
+    int r =
+        pol_load_workload(cli->config, cli->config_given, cli->policy_dir, name, cfg, set, diags);
+    return loaded(r, set, diags);
 }
 
 void cli_json_warnings(FILE *f, const struct pol_apply_result *res)

@@ -16,8 +16,9 @@
 #include "policy/apply.h"
 #include "policy/policy.h"
 
-/* Runs launch_fs_check on every policy of set that has a [Filesystem], adding each problem
- * to diags as "FILE:LINE: Filesystem.KEY='VALUE': reason", then sorts diags. Returns
+/* Runs launch_fs_check on every policy of set that has a [Filesystem], and
+ * launch_workdir_check on every policy, adding each problem to diags as
+ * "FILE:LINE: Filesystem.KEY='VALUE': reason" (Process.WorkingDirectory=...), then sorts. Returns
  * -ENOMEM only; the problems themselves are in diags. */
 int cli_check_filesystems(const struct pol_set *set, struct pol_diags *diags);
 
@@ -27,6 +28,11 @@ int cli_check_filesystems(const struct pol_set *set, struct pol_diags *diags);
  * the problems stay in diags (the set is usable only when diags->n == 0). */
 int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
                       struct pol_config *cfg, struct pol_set *set, struct pol_diags *diags);
+
+/* The same for `corral run --policy NAME`: NAME.policy of the policy dir, trusted and
+ * read as the whole directory would be (pol_load_workload), else the whole directory. */
+int cli_load_workload(const struct cli *cli, const char *name, struct pol_config *cfg,
+                      struct pol_set *set, struct pol_diags *diags);
 
 /* The "warnings" array of --json output: [{"group", "key", "message"}...]. */
 void cli_json_warnings(FILE *f, const struct pol_apply_result *res);

@@ -12,6 +12,7 @@ int cg_err_set(struct cg_err *e, int r, const char *group, const char *file, con
     if (!e)
         return r;
     e->error = r;
+    e->whole = false;
     snprintf(e->group, sizeof(e->group), "%s", group ? group : "");
     snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
     e->detail[0] = '\0';
@@ -21,6 +22,12 @@ int cg_err_set(struct cg_err *e, int r, const char *group, const char *file, con
         va_end(ap);
     }
     return r;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return k > 0 && n >= k && strcmp(s + n - k, tail) == 0;
 }
 
 const char *cg_err_format(const struct cg_err *e, char *buf, size_t size)
@@ -42,7 +49,7 @@ const char *cg_err_format(const struct cg_err *e, char *buf, size_t size)
         APPEND("file '%s': ", e->file);
     if (e->detail[0])
         APPEND("%s", e->detail);
-    if (e->error < 0)
+    if (e->error < 0 && !e->whole && !ends_with(e->detail, strerror(-e->error)))
         APPEND("%s%s", e->detail[0] ? ": " : "", strerror(-e->error));
 #undef APPEND
     if (n > 0 && n < size && buf[n - 1] == ' ' && n >= 2 && buf[n - 2] == ':')

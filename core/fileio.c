@@ -282,3 +282,15 @@ int cg_walk_dirs(int dfd, int (*fn)(int dfd, void *userdata), void *userdata, un
     int r = walk_dirs(dfd, fn, userdata, max_depth);
     return r < 0 ? r : 0;
 }
+
+const char *cg_file_type(mode_t m)
+{
+    return S_ISREG(m)    ? "a regular file"
+           : S_ISDIR(m)  ? "a directory"
+           : S_ISLNK(m)  ? "a symbolic link"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "of an unknown type";
+}

@@ -11,6 +11,10 @@
  * symlinks, always O_CLOEXEC. Numbers: "max" (v2) parses as UINT64_MAX.
  */
 
+/* "a FIFO", "a directory", "a socket", ... for messages about a file that is not a
+ * regular one. */
+const char *cg_file_type(mode_t mode);
+
 /* Writes value (no newline needed) in one write(2); returns 0 or -errno from the kernel. */
 int cg_write_at(int dirfd, const char *file, const char *value);
 

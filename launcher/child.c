@@ -114,7 +114,7 @@ static _Noreturn void exec_workload(struct launch_child *c)
         launch_child_fail(c->report_fd, LAUNCH_STAGE_NNP, errno);
     /* After the switch, so the directory is checked with the workload's own rights. */
     if (chdir(c->workdir) < 0)
-        launch_child_fail(c->report_fd, LAUNCH_STAGE_CHDIR, errno);
+        launch_child_fail_detail(c->report_fd, LAUNCH_STAGE_CHDIR, errno, c->workdir);
     /* Only 0, 1, 2 survive the exec; report_fd is O_CLOEXEC already. */
     if (launch_fds_cloexec_from(3) < 0)
         launch_child_fail(c->report_fd, LAUNCH_STAGE_FDS, errno);

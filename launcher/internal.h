@@ -17,8 +17,9 @@
 
 /* The credentials to switch to, resolved in the parent. */
 struct launch_creds {
-    bool change;   /* false: stay as we are (root) */
-    bool set_user; /* User= given: setresuid too */
+    bool change;    /* false: stay as we are (root) */
+    bool set_user;  /* User= given: setresuid too */
+    bool synthetic; /* User= a numeric id with no entry: uid = gid = that id, no others */
     uid_t uid;
     gid_t gid;
     size_t ngroups; /* supplementary groups (initgroups semantics); 0 with only Group= */

@@ -23,38 +23,53 @@
 
 #include "launcher/internal.h"
 
-static int parse_id(const char *s, unsigned *ret)
+/* Why a user or group `name` was not found: numeric is pol_parse_id's result, r that of
+ * the getpw/getgr call (0 or an errno: the database could not be read). -ESRCH, but said
+ * in words ("No such process" would mislead). */
+static int not_found(struct cg_err *e, const char *what, const char *name, int numeric, int r)
 {
-    char *end;
-    unsigned long v;
-
-    if (!*s || *s < '0' || *s > '9')
-        return -EINVAL;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v >= (unsigned long)(unsigned)-1)
-        return -EINVAL;
-    *ret = (unsigned)v;
-    return 0;
+    if (r > 0 && r != ENOENT && r != ESRCH)
+        return cg_err_set(e, -r, NULL, NULL, "%s '%s': cannot read the %s database", what, name,
+                          what);
+    if (numeric == -ERANGE)
+        return cg_err_whole(e, cg_err_set(e, -ESRCH, NULL, NULL,
+                                          "%s id '%s' is out of range (0 to %u)", what, name,
+                                          POL_ID_MAX));
+    return cg_err_whole(
+        e, cg_err_set(e, -ESRCH, NULL, NULL, "%s '%s' does not exist on this system", what, name));
 }
 
+/* User= and Group= take a name or a numeric id (pol_parse_id, the parser's own rule). A
+ * name is looked up first (a name may be all digits); a numeric id with no entry in the
+ * user database is used as it is, as container runtimes do: it needs none to run. */
 static int lookup_user(const char *name, struct launch_creds *c, struct cg_err *e)
 {
     char buf[4096];
     struct passwd pw, *res = NULL;
-    unsigned id;
-    int r;
+    uint32_t id;
+    int r, numeric;
 
     r = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
-    if (!res && parse_id(name, &id) == 0)
+    numeric = pol_parse_id(name, &id);
+    if (!res && numeric == 0)
         r = getpwuid_r(id, &pw, buf, sizeof(buf), &res);
-    if (!res)
-        return cg_err_set(e, r > 0 ? -r : -ESRCH, NULL, NULL, "user '%s' does not exist", name);
-    c->uid = pw.pw_uid;
-    c->gid = pw.pw_gid;
-    c->user = strdup(pw.pw_name);
-    c->home = strdup(pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/");
-    c->shell = strdup(pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh");
+    if (!res && numeric == 0) {
+        /* No entry: that uid, the group of the same number, and nothing else. */
+        c->uid = id;
+        c->gid = id;
+        c->synthetic = true;
+        c->user = strdup(name);
+        c->home = strdup("/");
+        c->shell = strdup("/bin/sh");
+    } else if (!res) {
+        return not_found(e, "user", name, numeric, r);
+    } else {
+        c->uid = pw.pw_uid;
+        c->gid = pw.pw_gid;
+        c->user = strdup(pw.pw_name);
+        c->home = strdup(pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/");
+        c->shell = strdup(pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh");
+    }
     if (!c->user || !c->home || !c->shell)
         return -ENOMEM;
     return 0;
@@ -64,19 +79,20 @@ static int lookup_group(const char *name, gid_t *ret, struct cg_err *e)
 {
     char buf[4096];
     struct group gr, *res = NULL;
-    unsigned id;
-    int r;
+    uint32_t id;
+    int r, numeric;
 
     r = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
     if (res) {
         *ret = gr.gr_gid;
         return 0;
     }
-    if (parse_id(name, &id) == 0) {
+    numeric = pol_parse_id(name, &id);
+    if (numeric == 0) {
         *ret = id;
         return 0;
     }
-    return cg_err_set(e, r > 0 ? -r : -ESRCH, NULL, NULL, "group '%s' does not exist", name);
+    return not_found(e, "group", name, numeric, r);
 }
 
 void launch_creds_done(struct launch_creds *c)
@@ -100,8 +116,18 @@ int launch_creds_resolve(const struct pol_policy *p, struct launch_creds *ret, s
         if (r < 0)
             goto fail;
         c.set_user = true;
-        /* Supplementary groups as initgroups(3) would set them. */
-        for (;;) {
+        /* Supplementary groups as initgroups(3) would set them (a uid with no entry has
+         * only its own group). */
+        if (c.synthetic) {
+            c.groups = malloc(sizeof(gid_t));
+            if (!c.groups) {
+                r = -ENOMEM;
+                goto fail;
+            }
+            c.groups[0] = c.gid;
+            c.ngroups = 1;
+        }
+        while (!c.synthetic) {
             gid_t *g = realloc(c.groups, (size_t)n * sizeof(gid_t));
             int want = n;
             if (!g) {
@@ -124,6 +150,8 @@ int launch_creds_resolve(const struct pol_policy *p, struct launch_creds *ret, s
         r = lookup_group(p->group, &c.gid, e);
         if (r < 0)
             goto fail;
+        if (c.synthetic)
+            c.groups[0] = c.gid;
     }
     c.change = p->user[0] || p->group[0];
     *ret = c;

@@ -247,3 +247,76 @@ int launch_fs_check(const struct pol_fs *fs, launch_fs_problem_fn report, void *
                 LAUNCH_FS_BINDS_MAX);
     return k.first;
 }
+
+/* The source of the bind whose target holds path (the longest) into src, and *ret_rest:
+ * path past that target. False when no bind covers path. */
+static bool bind_over(const struct pol_fs *fs, const char *path, char *src, const char **ret_rest)
+{
+    size_t best = 0;
+    bool found = false;
+
+    for (int ro = 0; ro <= 1; ro++)
+        for (char *const *v = ro ? fs->bind_ro_paths : fs->bind_paths; v && *v; v++) {
+            char s[PATH_MAX], dst[PATH_MAX];
+            size_t n;
+
+            if (rootfs_parse_bind(*v, s, dst) < 0)
+                continue;
+            n = strcmp(dst, "/") == 0 ? 0 : strlen(dst);
+            if (strncmp(path, dst, n) == 0 && (path[n] == '/' || path[n] == '\0') &&
+                (!found || n > best)) {
+                strcpy(src, s);
+                best = n;
+                found = true;
+            }
+        }
+    *ret_rest = path + best;
+    return found;
+}
+
+/* Opens path as the workload will see it (O_PATH); a negative errno on failure. */
+static int open_as_seen(const struct pol_fs *fs, const char *path)
+{
+    char src[PATH_MAX], host[PATH_MAX];
+    const char *rest;
+    int fd;
+
+    if (bind_over(fs, path, src, &rest)) {
+        if (snprintf(host, sizeof(host), "%s%s", src, rest) >= (int)sizeof(host))
+            return -ENAMETOOLONG;
+        fd = open(host, O_PATH | O_CLOEXEC);
+    } else if (fs->root_directory) {
+        /* Symlinks resolved inside the workload's root, as it will resolve them. */
+        _cleanup_close_ int root = open(fs->root_directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+            return negative_errno();
+        return rootfs_openat2(root, path, O_PATH, RESOLVE_IN_ROOT);
+    } else
+        fd = open(path, O_PATH | O_CLOEXEC);
+    return fd < 0 ? negative_errno() : fd;
+}
+
+int launch_workdir_check(const struct pol_policy *p, launch_fs_problem_fn report, void *userdata)
+{
+    struct checker k = {.report = report, .userdata = userdata};
+    const struct pol_fs *fs = &p->fs;
+    const char *path = p->workdir[0] ? p->workdir : "/";
+    _cleanup_close_ int fd = -1;
+    struct stat st;
+
+    /* In an overlay of layers, what exists is only known once it is mounted (run says). */
+    if (fs->layers || strcmp(path, "/") == 0)
+        return 0;
+    if (fs->private_tmp && rootfs_in_private_tmp(path)) {
+        problem(&k, "WorkingDirectory", path, -ENOENT,
+                "is inside the fresh, empty /tmp of PrivateTmp=yes: it cannot exist at start");
+        return k.first;
+    }
+    fd = open_as_seen(fs, path);
+    if (fd < 0)
+        problem(&k, "WorkingDirectory", path, fd, "%s%s", strerror(-fd),
+                fs->root_directory ? " (inside RootDirectory=)" : "");
+    else if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+        problem(&k, "WorkingDirectory", path, -ENOTDIR, "not a directory");
+    return k.first;
+}

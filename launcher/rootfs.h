@@ -57,6 +57,14 @@ typedef void (*launch_fs_problem_fn)(const struct launch_fs_problem *p, void *us
 int launch_fs_check(const struct pol_fs *fs, launch_fs_problem_fn report, void *userdata);
 
 /*
+ * Check-time validation of [Process] WorkingDirectory= (key "WorkingDirectory"): that it
+ * exists and is a directory as the workload will see it: on the host, inside
+ * RootDirectory=, under a bind's source, or refused inside PrivateTmp's empty /tmp. With
+ * Layers= it is known only once mounted (run names the path if the change fails).
+ */
+int launch_workdir_check(const struct pol_policy *p, launch_fs_problem_fn report, void *userdata);
+
+/*
  * Builds and enters the workload's filesystem. Call in the child, single-threaded, as root
  * (CAP_SYS_ADMIN), before dropping privileges; in root mode inside a PID namespace of its
  * own. It first unshares a mount namespace of its own and makes every mount in it private

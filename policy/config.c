@@ -94,7 +94,8 @@ static bool on_section(void *user, const char *section, unsigned line)
         struct pol_class *c;
         if (!cg_name_valid(cls)) {
             bad(st, line,
-                "invalid class name '%s' in [Class NAME]: names are 1 to 64 of [a-z0-9_-]", cls);
+                "invalid class name '%s' in [Class NAME]: names are 1 to 64 of [a-z0-9_-]",
+                POL_X(cls));
             return false;
         }
         c = class_get(st, cls, true);
@@ -106,7 +107,7 @@ static bool on_section(void *user, const char *section, unsigned line)
     }
     if (st->rates_only)
         return true; /* a whole corral.conf given as the rate card: other sections ignored */
-    bad(st, line, "unknown section [%s] (known: Accounting, Class NAME, Rates)", section);
+    bad(st, line, "unknown section [%s] (known: Accounting, Class NAME, Rates)", POL_X(section));
     return false;
 }
 
@@ -116,7 +117,7 @@ static void rate(struct cstate *st, const char *key, const char *v, unsigned lin
         bad(st, line,
             "Rates.%s='%s': expected a non-negative decimal price with at most 6 decimals "
             "(e.g. 0.04)",
-            key, v);
+            POL_X(key), POL_X(v));
 }
 
 static void multiplier(struct cstate *st, const char *account, const char *v, unsigned line)
@@ -126,14 +127,15 @@ static void multiplier(struct cstate *st, const char *account, const char *v, un
     void *nm;
 
     if (!cg_name_valid(account)) {
-        bad(st, line, "Rates.Multiplier.%s: invalid account name ([a-z0-9_-]{1,64})", account);
+        bad(st, line, "Rates.Multiplier.%s: invalid account name ([a-z0-9_-]{1,64})",
+            POL_X(account));
         return;
     }
     if (pol_parse_decimal(v, 6, &ppm) < 0 || ppm > MULTIPLIER_MAX_PPM) {
         bad(st, line,
             "Rates.Multiplier.%s='%s': expected a decimal factor from 0 to 1000 with at most "
             "6 decimals (e.g. 1.5)",
-            account, v);
+            POL_X(account), POL_X(v));
         return;
     }
     nm = realloc(r->multipliers, (r->n_multipliers + 1) * sizeof(*r->multipliers));
@@ -169,7 +171,7 @@ static void on_rates_key(struct cstate *st, const char *key, const char *v, unsi
             bad(st, line,
                 "Rates.Currency='%s': expected a currency code of 1 to 7 capital "
                 "letters (ISO 4217, e.g. EUR)",
-                v);
+                POL_X(v));
         else
             snprintf(r->currency, sizeof(r->currency), "%s", v);
     } else if (strcmp(key, "CPUCoreHour") == 0)
@@ -182,7 +184,7 @@ static void on_rates_key(struct cstate *st, const char *key, const char *v, unsi
         bad(st, line,
             "unknown key '%s' in [Rates] (known: Currency, CPUCoreHour, MemoryGiBHour, "
             "Multiplier.ACCOUNT)",
-            key);
+            POL_X(key));
 }
 
 static void on_class_key(struct cstate *st, const char *name, const char *key, const char *v,
@@ -195,23 +197,30 @@ static void on_class_key(struct cstate *st, const char *name, const char *key, c
         return;
     if (strcmp(key, "CPUWeight") == 0) {
         if (pol_parse_uint(v, &x) < 0 || x < CTL_WEIGHT_MIN || x > CTL_WEIGHT_MAX)
-            bad(st, line, "Class %s: CPUWeight='%s': expected an integer from %d to %d", name, v,
-                CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
+            bad(st, line, "Class %s: CPUWeight='%s': expected an integer from %d to %d",
+                POL_X(name), POL_X(v), CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
         else
             c->cpu_weight = x;
     } else if (strcmp(key, "MemoryLow") == 0) {
         int r = pol_parse_size(v, &x);
-        if (r < 0 || x == UINT64_MAX)
+        if (r >= 0 && x != UINT64_MAX && pol_mem_pages(x, true, &x) < 0)
+            bad(st, line,
+                "Class %s: MemoryLow='%s': below one page (%llu bytes), which the kernel would "
+                "hold as 0: write 0 for none, or at least %lluK",
+                name, POL_X(v), (unsigned long long)pol_page_size(),
+                (unsigned long long)pol_page_size() / 1024);
+        else if (r < 0 || x == UINT64_MAX)
             bad(st, line,
                 "Class %s: MemoryLow='%s': expected bytes with an optional K, M, G or T "
                 "suffix (powers of 1024)",
-                name, v);
+                POL_X(name), POL_X(v));
         else {
             c->mem_low = x;
             c->mem_low_given = true;
         }
     } else
-        bad(st, line, "unknown key '%s' in [Class %s] (known: CPUWeight, MemoryLow)", key, name);
+        bad(st, line, "unknown key '%s' in [Class %s] (known: CPUWeight, MemoryLow)", POL_X(key),
+            POL_X(name));
 }
 
 static void on_key(void *user, const char *section, const char *key, const char *v, unsigned line)
@@ -220,7 +229,7 @@ static void on_key(void *user, const char *section, const char *key, const char 
     const char *cls = class_section(section);
 
     if (!v[0]) {
-        bad(st, line, "%s: empty value for %s", section, key);
+        bad(st, line, "%s: empty value for %s", POL_X(section), POL_X(key));
         return;
     }
     if (strcmp(section, "Rates") == 0)
@@ -231,7 +240,7 @@ static void on_key(void *user, const char *section, const char *key, const char 
         uint64_t us;
         int r;
         if (strcmp(key, "Interval") != 0) {
-            bad(st, line, "unknown key '%s' in [Accounting] (known: Interval)", key);
+            bad(st, line, "unknown key '%s' in [Accounting] (known: Interval)", POL_X(key));
             return;
         }
         r = pol_parse_duration(v, &us);
@@ -239,7 +248,7 @@ static void on_key(void *user, const char *section, const char *key, const char 
             bad(st, line,
                 "Accounting.Interval='%s': expected a duration from 1s to 24h (units "
                 "us, ms, s, min, h)",
-                v);
+                POL_X(v));
         else
             st->c->interval_usec = us;
     } else if (cls && cg_name_valid(cls))
@@ -296,7 +305,7 @@ static int load(const char *path, bool required, bool rates_only, struct pol_con
         if (r == -ENOENT && !required)
             path = NULL;
         else if (r == -ENOENT ||
-                 (r < 0 && r != -ENOMEM && r != -EPERM && r != -EINVAL && r != -EFBIG))
+                 (r < 0 && r != -ENOMEM && r != -EPERM && r != -ENXIO && r != -EFBIG))
             r = pol_diag_add(diags, path, 0, "cannot read: %s", strerror(-r));
         if (r == -ENOMEM) {
             pol_config_free(&c);

@@ -7,6 +7,10 @@
 
 #include "policy/policy.h"
 
+/* pol_excerpt() into a buffer of the enclosing expression: for a value quoted in a
+ * message (each use its own buffer, alive until the end of the full expression's block). */
+#define POL_X(s) pol_excerpt((s), (char[POL_EXCERPT_SIZE]){0})
+
 /* One key=value as inih hands it over, with the line it came from. */
 typedef void (*pol_ini_fn)(void *user, const char *section, const char *key, const char *value,
                            unsigned line);
@@ -16,25 +20,30 @@ typedef void (*pol_ini_fn)(void *user, const char *section, const char *key, con
 typedef bool (*pol_ini_section_fn)(void *user, const char *section, unsigned line);
 
 /*
- * Runs inih over text, with what inih itself does not give: the line of every key,
- * every syntax error (not only the first), whole-line comments only (a ';' after
- * whitespace inside a value is reported rather than silently cut off), duplicate keys
- * within a section, over-long lines, and leading whitespace treated as indentation
- * rather than as a continuation line.
+ * Runs inih over text, with what inih itself does not give: the line of every key, every
+ * line that breaks corral's rules (not only the first syntax error), in one linear pass.
+ * Refused: a UTF-8 byte order mark, NUL bytes, lines over inih's limit, text after a
+ * section header's ']', ':' as the delimiter, keys other than [A-Za-z0-9_.-], inline
+ * comments (a ';' after whitespace in a value), duplicate keys within a section, keys
+ * outside a section. Leading whitespace is indentation, never a continuation line. At
+ * most POL_DIAGS_PER_FILE problems are kept, then one line says how many there were.
  */
 int pol_ini_parse(const char *file, const char *text, size_t len, pol_ini_section_fn on_section,
                   pol_ini_fn on_key, void *user, struct pol_diags *diags);
 
 /*
- * Reads a whole file (at most 1 MiB) that corral trusts to tell it what to do. When
- * running as root it must be owned by root and not writable by group or others, like
- * sudo requires of sudoers; the refusal goes to diags (returns -EPERM). -ENOENT when it
- * does not exist (no diag: the caller decides whether that matters).
+ * Reads a whole file (at most 1 MiB) that corral trusts to tell it what to do. It is
+ * opened without blocking and must be a regular file (else "not a regular file", -ENXIO:
+ * a FIFO, socket, device or directory is never read). When running as root it must be
+ * owned by root and not writable by group or others, like sudo requires of sudoers; the
+ * refusal goes to diags (returns -EPERM). -ENOENT when it does not exist (no diag: the
+ * caller decides whether that matters). NUL bytes are left for the parser to report.
  */
 int pol_read_trusted(const char *path, char **ret_text, size_t *ret_len, struct pol_diags *diags);
-/* The same for `name` relative to the directory dirfd (AT_FDCWD: as pol_read_trusted);
- * path is what messages call the file. Saves looking up the directory again for each of
- * its files. */
+/* The same for `name` inside the directory dirfd (AT_FDCWD: as pol_read_trusted); path is
+ * what messages call the file. In a directory, a symlink is followed only to a file
+ * beside it (never out of the directory: -ENXIO with a diag), and an entry that is not a
+ * file is reported to diags->skipped when that is set. */
 int pol_read_trusted_at(int dirfd, const char *name, const char *path, char **ret_text,
                         size_t *ret_len, struct pol_diags *diags);
 

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/macro.h"
 #include "policy/internal.h"
@@ -114,7 +116,7 @@ static int load_file(int dirfd, const char *name, const char *path, struct pol_p
     r = pol_read_trusted_at(dirfd, name, path, &text, &len, diags);
     if (r == -ENOMEM)
         return r;
-    if (r == -EPERM || r == -EINVAL || r == -EFBIG)
+    if (r == -EPERM || r == -ENXIO || r == -EFBIG)
         return 0; /* reported */
     if (r < 0)
         return pol_diag_add(diags, path, 0, "cannot read: %s", strerror(-r));
@@ -132,7 +134,8 @@ static int load_file(int dirfd, const char *name, const char *path, struct pol_p
 
 /* One file's outcome; its policy goes straight into the set's array at the file's index. */
 struct file_result {
-    struct pol_diags diags; /* its own problems, merged in file order afterwards */
+    struct pol_diags diags;   /* its own problems, merged in file order afterwards */
+    struct pol_diags skipped; /* diags.skipped when the caller's diags have one */
     int r;
     bool keep;
 };
@@ -202,9 +205,13 @@ static int load_files(int dirfd, size_t name_off, char *const *paths, size_t n, 
         return -ENOMEM;
     job.p = s->p + s->n;
     job.res = res;
+    for (i = 0; diags->skipped && i < n; i++)
+        res[i].diags.skipped = &res[i].skipped;
     (void)pol_parallel_for(n, pol_parallel_threads(n, 0, 32), 16, load_one, &job);
     for (i = 0; i < n && r == 0; i++) {
         r = diags_append(diags, &res[i].diags);
+        if (r == 0 && diags->skipped)
+            r = diags_append(diags->skipped, &res[i].skipped);
         if (r == 0)
             r = res[i].r;
         if (res[i].keep) {
@@ -214,12 +221,14 @@ static int load_files(int dirfd, size_t name_off, char *const *paths, size_t n, 
                 pol_policy_done(&job.p[i]);
         }
         pol_diags_free(&res[i].diags);
+        pol_diags_free(&res[i].skipped);
     }
     /* After a failure, what the later files gave is dropped, as if never read. */
     for (; i < n; i++) {
         if (res[i].keep)
             pol_policy_done(&job.p[i]);
         pol_diags_free(&res[i].diags);
+        pol_diags_free(&res[i].skipped);
     }
     s->n = k;
     return r;
@@ -236,28 +245,51 @@ static bool is_policy_name(const char *n)
     return n[0] != '.' && l > 7 && strcmp(n + l - 7, ".policy") == 0;
 }
 
-static int load_dir(const char *dir, struct pol_set *s, struct pol_diags *diags)
+/* Opens the policy directory and checks that it is trusted: 1 with *ret_fd, 0 when refused
+ * (said in diags), negative errno otherwise. */
+static int open_dir(const char *dir, int *ret_fd, struct pol_diags *diags)
 {
     _cleanup_close_ int fd = -1;
-    const char *sep = dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    DIR *d;
-    int r = 0;
+    int r;
 
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return pol_diag_add(diags, dir, 0, "cannot open policy directory: %s", strerror(errno));
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        r = pol_diag_add(diags, dir, 0, "cannot open policy directory: %s", strerror(errno));
+        return r < 0 ? r : 0;
+    }
     r = pol_check_trusted_fd(fd, dir, true, diags);
     if (r == -EPERM)
         return 0;
     if (r < 0)
         return r;
+    *ret_fd = TAKE_FD(fd);
+    return 1;
+}
+
+static const char *dir_sep(const char *dir)
+{
+    return dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
+}
+
+static int load_dir(const char *dir, struct pol_set *s, struct pol_diags *diags)
+{
+    const char *sep = dir_sep(dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    DIR *d;
+    int fd = -1, r;
+
+    r = open_dir(dir, &fd, diags);
+    if (r <= 0)
+        return r;
     d = fdopendir(fd);
-    if (!d)
-        return negative_errno();
-    fd = -1;
+    if (!d) {
+        r = negative_errno();
+        (void)close(fd);
+        return r;
+    }
+    r = 0;
     while ((de = readdir(d))) {
         if (!is_policy_name(de->d_name))
             continue;
@@ -287,6 +319,34 @@ static int load_dir(const char *dir, struct pol_set *s, struct pol_diags *diags)
         free(names[i]);
     free(names);
     return r;
+}
+
+/* NAME.policy of the directory, read as load_dir reads its files; 0 with nothing loaded
+ * (and *ret_found false) when there is no such file. */
+static int load_named(const char *dir, const char *name, struct pol_set *s, bool *ret_found,
+                      struct pol_diags *diags)
+{
+    _cleanup_close_ int fd = -1;
+    _cleanup_free_ char *path = NULL;
+    const char *sep = dir_sep(dir);
+    char *paths[1];
+    struct stat st;
+    int r;
+
+    *ret_found = true;
+    r = open_dir(dir, &fd, diags);
+    if (r <= 0)
+        return r;
+    if (asprintf(&path, "%s%s%s.policy", dir, sep, name) < 0)
+        return -ENOMEM;
+    /* A name with a '/' is no file of the directory (and no workload name either). */
+    if (strchr(name, '/') ||
+        fstatat(fd, path + strlen(dir) + strlen(sep), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        *ret_found = false;
+        return 0;
+    }
+    paths[0] = path;
+    return load_files(fd, strlen(dir) + strlen(sep), paths, 1, s, diags);
 }
 
 static int class_list(const struct pol_config *cfg, char *buf, size_t size)
@@ -383,6 +443,33 @@ int pol_set_load(const char *dir, char *const *files, size_t n_files, const stru
         return r;
     }
     *ret = s;
+    return 0;
+}
+
+int pol_load_workload(const char *config, bool config_required, const char *dir, const char *name,
+                      struct pol_config *ret_cfg, struct pol_set *ret_set, struct pol_diags *diags)
+{
+    struct pol_config cfg;
+    struct pol_set set = {0};
+    bool found = false;
+    int r;
+
+    r = pol_config_load(config, config_required, &cfg, diags);
+    if (r < 0)
+        return r;
+    r = load_named(dir, name, &set, &found, diags);
+    if (r == 0 && !found)
+        r = load_dir(dir, &set, diags);
+    if (r == 0)
+        r = validate_set(&set, &cfg, diags);
+    if (r < 0) {
+        pol_set_free(&set);
+        pol_config_free(&cfg);
+        return r;
+    }
+    pol_diags_sort(diags);
+    *ret_cfg = cfg;
+    *ret_set = set;
     return 0;
 }
 

@@ -61,7 +61,7 @@ static void set_name(struct pstate *st, const char *what, char *dst, size_t size
         bad(st, line,
             "invalid %s '%s': names are 1 to 64 of [a-z0-9_-] (no '/', '.' or empty), since "
             "they become group names",
-            what, v);
+            what, POL_X(v));
         return;
     }
     snprintf(dst, size, "%s", v);
@@ -91,8 +91,8 @@ static void k_cpu_weight(struct pstate *st, const char *v, unsigned line)
     uint64_t w;
 
     if (pol_parse_uint(v, &w) < 0 || w < CTL_WEIGHT_MIN || w > CTL_WEIGHT_MAX) {
-        bad(st, line, "CPU.Weight='%s': expected an integer from %d to %d", v, CTL_WEIGHT_MIN,
-            CTL_WEIGHT_MAX);
+        bad(st, line, "CPU.Weight='%s': expected an integer from %d to %d", POL_X(v),
+            CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
         return;
     }
     st->p->limits.cpu_weight = w;
@@ -136,6 +136,8 @@ static void k_cpu_period(struct pstate *st, const char *v, unsigned line)
 static void k_size(struct pstate *st, const char *key, uint64_t *dst, unsigned bit, unsigned *lp,
                    const char *v, unsigned line)
 {
+    /* Low and SwapMax may be 0 ("none"); a Max or High of 0 would let nothing run. */
+    bool zero_ok = strcmp(key, "Low") == 0 || strcmp(key, "SwapMax") == 0;
     uint64_t b;
     int r = pol_parse_size(v, &b);
 
@@ -143,7 +145,16 @@ static void k_size(struct pstate *st, const char *key, uint64_t *dst, unsigned b
         bad(st, line,
             "Memory.%s='%s': %s: expected bytes with an optional K, M, G or T suffix (powers "
             "of 1024), or max",
-            key, v, unit_error(r, "bad value or unit"));
+            key, POL_X(v), unit_error(r, "bad value or unit"));
+        return;
+    }
+    if (pol_mem_pages(b, zero_ok, &b) < 0) {
+        bad(st, line,
+            "Memory.%s='%s': below one page (%llu bytes), which the kernel would hold as 0%s: "
+            "give at least %lluK",
+            key, POL_X(v), (unsigned long long)pol_page_size(),
+            zero_ok ? " (write 0 for none)" : " and nothing could run",
+            (unsigned long long)pol_page_size() / 1024);
         return;
     }
     *dst = b;
@@ -181,7 +192,8 @@ static void k_pids_max(struct pstate *st, const char *v, unsigned line)
     if (strcmp(v, "max") == 0)
         n = CTL_MAX;
     else if (pol_parse_uint(v, &n) < 0 || n < 1 || n > PIDS_MAX_LIMIT) {
-        bad(st, line, "Pids.Max='%s': expected an integer from 1 to %u, or max", v, PIDS_MAX_LIMIT);
+        bad(st, line, "Pids.Max='%s': expected an integer from 1 to %u, or max", POL_X(v),
+            PIDS_MAX_LIMIT);
         return;
     }
     st->p->limits.pids_max = n;
@@ -207,10 +219,10 @@ static void k_isolate(struct pstate *st, const char *v, unsigned line)
             bad(st, line,
                 "Namespaces.Isolate: unknown namespace '%s' (known: pid net ipc mnt uts user "
                 "cgroup)",
-                w);
+                POL_X(w));
             ok = false;
         } else if (mask & bit) {
-            bad(st, line, "Namespaces.Isolate: '%s' is listed twice", w);
+            bad(st, line, "Namespaces.Isolate: '%s' is listed twice", POL_X(w));
             ok = false;
         }
         mask |= bit;
@@ -242,7 +254,7 @@ static void k_hostname(struct pstate *st, const char *v, unsigned line)
         bad(st, line,
             "Namespaces.Hostname='%s': expected 1 to 64 of [A-Za-z0-9.-], not starting with "
             "'-' or '.'",
-            v);
+            POL_X(v));
         return;
     }
     snprintf(st->p->hostname, sizeof(st->p->hostname), "%s", v);
@@ -251,47 +263,46 @@ static void k_hostname(struct pstate *st, const char *v, unsigned line)
 
 /* [Process] */
 
-static bool all_digits(const char *s)
+/* User= and Group=: a name the system knows, or a numeric id in range (which needs no
+ * entry: the launcher runs as that id, as container runtimes do). Resolved now, so that a
+ * typo fails `corral check` and not the launch. */
+static void k_id(struct pstate *st, const char *key, char *dst, size_t size, const char *v,
+                 unsigned line)
 {
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
+    char buf[4096];
+    struct passwd pw, *pres = NULL;
+    struct group gr, *gres = NULL;
+    bool user = strcmp(key, "User") == 0;
+    uint32_t id;
+    int r;
+
+    if (strlen(v) >= size) {
+        bad(st, line, "Process.%s='%s': too long", key, POL_X(v));
+        return;
+    }
+    r = pol_parse_id(v, &id);
+    if (r == -ERANGE) {
+        bad(st, line, "Process.%s='%s': a numeric id must be from 0 to %u", key, POL_X(v),
+            POL_ID_MAX);
+        return;
+    }
+    if (r < 0 && (user ? getpwnam_r(v, &pw, buf, sizeof(buf), &pres) != 0 || !pres
+                       : getgrnam_r(v, &gr, buf, sizeof(buf), &gres) != 0 || !gres)) {
+        bad(st, line, "Process.%s='%s': no such %s on this system (give a name or a numeric id)",
+            key, POL_X(v), user ? "user" : "group");
+        return;
+    }
+    snprintf(dst, size, "%s", v);
 }
 
 static void k_user(struct pstate *st, const char *v, unsigned line)
 {
-    char buf[4096];
-    struct passwd pw, *res = NULL;
-
-    if (strlen(v) >= sizeof(st->p->user)) {
-        bad(st, line, "Process.User='%s': too long", v);
-        return;
-    }
-    /* Resolved now, so that a typo fails `corral check` and not the launch. */
-    if (!all_digits(v) && (getpwnam_r(v, &pw, buf, sizeof(buf), &res) != 0 || !res)) {
-        bad(st, line, "Process.User='%s': no such user on this system", v);
-        return;
-    }
-    snprintf(st->p->user, sizeof(st->p->user), "%s", v);
+    k_id(st, "User", st->p->user, sizeof(st->p->user), v, line);
 }
 
 static void k_group(struct pstate *st, const char *v, unsigned line)
 {
-    char buf[4096];
-    struct group gr, *res = NULL;
-
-    if (strlen(v) >= sizeof(st->p->group)) {
-        bad(st, line, "Process.Group='%s': too long", v);
-        return;
-    }
-    if (!all_digits(v) && (getgrnam_r(v, &gr, buf, sizeof(buf), &res) != 0 || !res)) {
-        bad(st, line, "Process.Group='%s': no such group on this system", v);
-        return;
-    }
-    snprintf(st->p->group, sizeof(st->p->group), "%s", v);
+    k_id(st, "Group", st->p->group, sizeof(st->p->group), v, line);
 }
 
 static void k_workdir(struct pstate *st, const char *v, unsigned line)
@@ -300,16 +311,17 @@ static void k_workdir(struct pstate *st, const char *v, unsigned line)
         bad(st, line,
             "Process.WorkingDirectory='%s': expected an absolute path (at most %zu "
             "characters)",
-            v, sizeof(st->p->workdir) - 1);
+            POL_X(v), sizeof(st->p->workdir) - 1);
         return;
     }
     snprintf(st->p->workdir, sizeof(st->p->workdir), "%s", v);
+    st->p->workdir_line = line;
 }
 
 static void k_nnp(struct pstate *st, const char *v, unsigned line)
 {
     if (pol_parse_bool(v, &st->p->no_new_privs) < 0)
-        bad(st, line, "Process.NoNewPrivileges='%s': expected yes or no", v);
+        bad(st, line, "Process.NoNewPrivileges='%s': expected yes or no", POL_X(v));
 }
 
 static void k_env(struct pstate *st, const char *v, unsigned line)
@@ -319,7 +331,7 @@ static void k_env(struct pstate *st, const char *v, unsigned line)
     else if (strcmp(v, "clear") == 0)
         st->p->clear_env = true;
     else
-        bad(st, line, "Process.Environment='%s': expected inherit or clear", v);
+        bad(st, line, "Process.Environment='%s': expected inherit or clear", POL_X(v));
 }
 
 /* [Filesystem] */
@@ -380,7 +392,7 @@ static void set_fs_path(struct pstate *st, const char *key, char **dst, const ch
 
     if (!abs_path_ok(v) && !(strcmp(key, "Writable") == 0 && strcmp(v, "tmpfs") == 0)) {
         bad(st, line, "Filesystem.%s='%s': expected an absolute path (at most %d characters)", key,
-            v, PATH_MAX - 1);
+            POL_X(v), PATH_MAX - 1);
         return;
     }
     copy = strdup(v);
@@ -418,7 +430,7 @@ static void k_layers(struct pstate *st, const char *v, unsigned line)
             bad(st, line,
                 "Filesystem.Layers: layer %zu '%s': expected DIR1:DIR2:... (top first), each an "
                 "absolute path",
-                i + 1, layers[i]);
+                i + 1, POL_X(layers[i]));
             ok = false;
         }
     if (!ok) {
@@ -433,7 +445,8 @@ static void k_writable(struct pstate *st, const char *v, unsigned line)
 {
     st->p->fs_lines.writable = line;
     if (strcmp(v, "tmpfs") != 0 && !abs_path_ok(v)) {
-        bad(st, line, "Filesystem.Writable='%s': expected tmpfs or an absolute directory", v);
+        bad(st, line, "Filesystem.Writable='%s': expected tmpfs or an absolute directory",
+            POL_X(v));
         return;
     }
     set_fs_path(st, "Writable", &st->p->fs.writable, v, line);
@@ -443,7 +456,7 @@ static void k_private_tmp(struct pstate *st, const char *v, unsigned line)
 {
     st->p->fs_lines.private_tmp = line;
     if (pol_parse_bool(v, &st->p->fs.private_tmp) < 0)
-        bad(st, line, "Filesystem.PrivateTmp='%s': expected yes or no", v);
+        bad(st, line, "Filesystem.PrivateTmp='%s': expected yes or no", POL_X(v));
 }
 
 /* A space-separated list of absolute paths, or of SRC[:DST] with both absolute. */
@@ -470,10 +483,10 @@ static void k_path_list(struct pstate *st, const char *key, char ***dst, unsigne
             bad(st, line,
                 "Filesystem.%s: '%s': expected SRC or SRC:DST, both absolute paths (entries "
                 "separated by spaces)",
-                key, list[i]);
+                key, POL_X(list[i]));
         else
             bad(st, line, "Filesystem.%s: '%s': expected absolute paths separated by spaces", key,
-                list[i]);
+                POL_X(list[i]));
         ok = false;
     }
     if (!ok) {
@@ -549,7 +562,7 @@ static bool on_section(void *user, const char *section, unsigned line)
     bad(st, line,
         "unknown section [%s] (known: Workload, CPU, Memory, Pids, Namespaces, Process, "
         "Filesystem)",
-        section);
+        POL_X(section));
     return false;
 }
 
@@ -567,7 +580,7 @@ static void on_key(void *user, const char *section, const char *key, const char 
             continue;
         if (strcmp(keys[i].key, key) == 0) {
             if (!value[0]) {
-                bad(st, line, "%s.%s: empty value", section, key);
+                bad(st, line, "%s.%s: empty value", POL_X(section), key);
                 return;
             }
             keys[i].fn(st, value, line);
@@ -576,7 +589,7 @@ static void on_key(void *user, const char *section, const char *key, const char 
         if (n < sizeof(known))
             n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", n ? ", " : "", keys[i].key);
     }
-    bad(st, line, "unknown key '%s' in [%s] (known: %s)", key, section, known);
+    bad(st, line, "unknown key '%s' in [%s] (known: %s)", POL_X(key), POL_X(section), known);
 }
 
 static void default_name(struct pstate *st)
@@ -594,7 +607,7 @@ static void default_name(struct pstate *st)
         bad(st, 0,
             "the file name gives the workload name '%s', which is not a valid name "
             "([a-z0-9_-]{1,64}); rename the file or set [Workload] Name=",
-            name);
+            POL_X(name));
         return;
     }
     snprintf(st->p->name, sizeof(st->p->name), "%s", name);

@@ -13,6 +13,7 @@
  *   policy/remove.h  resolving and removing a target
  */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,7 +47,25 @@ struct pol_diag {
 struct pol_diags {
     size_t n, cap;
     struct pol_diag *d;
+    /* When not 0: problems beyond the first `limit` are counted in `dropped`, not kept (a
+     * hostile file of a million bad lines must not cost a million entries). The parser
+     * sets it per file (POL_DIAGS_PER_FILE) and says how many were left out. */
+    size_t limit, dropped;
+    /* When set: entries of a policy directory that are not regular files (FIFO, socket,
+     * device, directory) are skipped, and said here, instead of making the set invalid
+     * (corrald: one such entry must not stop the rest from being applied). */
+    struct pol_diags *skipped;
 };
+
+/* Problems kept per file; the rest are counted ("N more problems in this file"). */
+#define POL_DIAGS_PER_FILE 1000
+
+/* A short, escaped excerpt of text from a file, for messages: at most POL_EXCERPT_CHARS
+ * characters of s, every byte that is not printable ASCII (and \ and ') written as \xNN,
+ * "..." when cut. Messages never echo a whole line of a file that may not be a policy. */
+#define POL_EXCERPT_CHARS 64
+#define POL_EXCERPT_SIZE  (POL_EXCERPT_CHARS * 4 + 4)
+const char *pol_excerpt(const char *s, char buf[POL_EXCERPT_SIZE]);
 
 /* Appends one problem. -ENOMEM only. */
 /* pol_diag_add with a va_list, for callers that wrap it in their own reporters. */
@@ -54,7 +73,7 @@ int pol_diag_addv(struct pol_diags *d, const char *file, unsigned line, const ch
                   va_list ap);
 int pol_diag_add(struct pol_diags *d, const char *file, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Sorts by file, then line (stable for equal lines). */
+/* Sorts by file, then line (stable for equal lines); O(n log n). */
 void pol_diags_sort(struct pol_diags *d);
 /* "FILE:LINE: msg" (or "FILE: msg" for line 0) into buf. */
 const char *pol_diag_format(const struct pol_diag *g, char *buf, size_t size);
@@ -185,12 +204,37 @@ struct pol_policy {
     char hostname[65];   /* "" = workload name when UTS is isolated */
     char user[65];       /* "" = stay root */
     char group[65];
-    char workdir[256]; /* "" = "/" */
-    bool no_new_privs; /* default true */
-    bool clear_env;    /* [Process] Environment=clear|inherit, default inherit */
-    struct pol_fs fs;  /* [Filesystem]; all unset by default (the host's tree) */
+    char workdir[256];     /* "" = "/" */
+    unsigned workdir_line; /* line of WorkingDirectory=, 0 when not written */
+    bool no_new_privs;     /* default true */
+    bool clear_env;        /* [Process] Environment=clear|inherit, default inherit */
+    struct pol_fs fs;      /* [Filesystem]; all unset by default (the host's tree) */
     struct pol_fs_lines fs_lines;
 };
+
+/*
+ * A numeric user or group id as User= and Group= take it: decimal digits only, from 0 to
+ * POL_ID_MAX. (uid_t)-1 is not an id (to the kernel it means "leave unchanged").
+ * Returns 0, -EINVAL when s is not all digits (a name then), -ERANGE when above the range.
+ * Inline, so that the launcher takes the ids exactly as the parser does.
+ */
+#define POL_ID_MAX 4294967294u
+static inline int pol_parse_id(const char *s, uint32_t *ret)
+{
+    uint64_t v = 0;
+
+    if (!*s)
+        return -EINVAL;
+    for (const char *c = s; *c; c++)
+        if (*c < '0' || *c > '9')
+            return -EINVAL;
+    for (const char *c = s; *c && v <= POL_ID_MAX; c++)
+        v = v * 10 + (uint64_t)(*c - '0');
+    if (v > POL_ID_MAX)
+        return -ERANGE;
+    *ret = (uint32_t)v;
+    return 0;
+}
 
 /* Frees what a policy owns (its [Filesystem] strings) and zeroes them. NULL is fine. */
 void pol_policy_done(struct pol_policy *p);
@@ -249,6 +293,13 @@ int pol_set_load(const char *dir, char *const *files, size_t n_files, const stru
 int pol_load_all(const char *config, bool config_required, const char *dir, char *const *files,
                  size_t n_files, struct pol_config *ret_cfg, struct pol_set *ret_set,
                  struct pol_diags *diags);
+
+/* Loads corral.conf and what `run` needs for workload `name`: NAME.policy of dir, read and
+ * trusted exactly as when the whole directory is loaded (the directory checked, the file
+ * not followed out of it, only a regular file); without that file, the whole directory
+ * (a policy there may set Name=NAME). */
+int pol_load_workload(const char *config, bool config_required, const char *dir, const char *name,
+                      struct pol_config *ret_cfg, struct pol_set *ret_set, struct pol_diags *diags);
 
 /* The settings a class group carries (weight and memory protection; the rest unset). */
 void pol_class_settings(const struct pol_class *c, struct ctl_settings *ret);

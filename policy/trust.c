@@ -6,11 +6,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/macro.h"
 #include "policy/internal.h"
 
@@ -59,23 +63,54 @@ int pol_read_trusted(const char *path, char **ret_text, size_t *ret_len, struct 
     return pol_read_trusted_at(AT_FDCWD, path, path, ret_text, ret_len, diags);
 }
 
+/* Opens name without blocking (a FIFO would wait for a writer, a device could do anything
+ * on a blocking open) and, in a directory (dirfd), without leaving it through a symlink:
+ * openat2(RESOLVE_BENEATH) follows a link to a file beside it and refuses one that leads
+ * out (-EXDEV); kernels before 5.6 refuse every link (O_NOFOLLOW, -ELOOP). */
+static int open_nonblock(int dirfd, const char *name)
+{
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, fd;
+
+    if (dirfd != AT_FDCWD) {
+        struct open_how how = {
+            .flags = (uint64_t)flags,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+
+        fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+        if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+            return fd < 0 ? negative_errno() : fd;
+        flags |= O_NOFOLLOW; /* no openat2 (or a seccomp filter refuses it) */
+    }
+    fd = openat(dirfd, name, flags);
+    return fd < 0 ? negative_errno() : fd;
+}
+
 int pol_read_trusted_at(int dirfd, const char *name, const char *path, char **ret_text,
                         size_t *ret_len, struct pol_diags *diags)
 {
+    /* Directory entries that are not files may be skipped rather than fail the set. */
+    struct pol_diags *skip = dirfd != AT_FDCWD && diags->skipped ? diags->skipped : diags;
     _cleanup_close_ int fd = -1;
     _cleanup_free_ char *buf = NULL;
     struct stat st;
     size_t n = 0;
     int r;
 
-    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = open_nonblock(dirfd, name);
+    if (fd == -EXDEV || fd == -ELOOP) {
+        r = pol_diag_add(skip, path, 0, "a symbolic link %s: not followed",
+                         fd == -EXDEV ? "that leads out of the policy directory"
+                                      : "(policies in a directory are read only as files)");
+        return r < 0 ? r : -ENXIO;
+    }
     if (fd < 0)
-        return negative_errno();
+        return fd;
     if (fstat(fd, &st) < 0)
         return negative_errno();
     if (!S_ISREG(st.st_mode)) {
-        r = pol_diag_add(diags, path, 0, "not a regular file");
-        return r < 0 ? r : -EINVAL;
+        r = pol_diag_add(skip, path, 0, "not a regular file (%s)", cg_file_type(st.st_mode));
+        return r < 0 ? r : -ENXIO;
     }
     r = check_trusted_st(&st, path, false, diags);
     if (r < 0)
@@ -87,6 +122,7 @@ int pol_read_trusted_at(int dirfd, const char *name, const char *path, char **re
     buf = malloc((size_t)st.st_size + 1);
     if (!buf)
         return -ENOMEM;
+    /* Never more than fstat said: a file that grows meanwhile is read as it was. */
     while (n < (size_t)st.st_size) {
         ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
         if (k < 0) {
@@ -98,11 +134,7 @@ int pol_read_trusted_at(int dirfd, const char *name, const char *path, char **re
             break;
         n += (size_t)k;
     }
-    buf[n] = '\0';
-    if (memchr(buf, '\0', n)) {
-        r = pol_diag_add(diags, path, 0, "binary file (holds a NUL byte)");
-        return r < 0 ? r : -EINVAL;
-    }
+    buf[n] = '\0'; /* a NUL byte inside is reported by the parser, with its line */
     *ret_text = TAKE_PTR(buf);
     *ret_len = n;
     return 0;

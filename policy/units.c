@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "policy/units.h"
@@ -254,4 +255,24 @@ const char *pol_format_size(uint64_t v, char *buf, unsigned size)
     }
     snprintf(buf, size, "%llu", (unsigned long long)v);
     return buf;
+}
+
+uint64_t pol_page_size(void)
+{
+    long n = sysconf(_SC_PAGESIZE);
+    return n > 0 ? (uint64_t)n : 4096;
+}
+
+int pol_mem_pages(uint64_t bytes, bool zero_ok, uint64_t *ret)
+{
+    uint64_t page = pol_page_size();
+
+    if (bytes == UINT64_MAX || (bytes == 0 && zero_ok)) {
+        *ret = bytes;
+        return 0;
+    }
+    if (bytes < page)
+        return -ERANGE;
+    *ret = bytes - bytes % page;
+    return 0;
 }

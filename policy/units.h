@@ -16,6 +16,16 @@
 /* Bytes, or UINT64_MAX for "max". A fractional size must come to a whole byte. */
 int pol_parse_size(const char *s, uint64_t *ret);
 
+/*
+ * A memory size as the kernel will hold it: cgroup memory limits are kept in pages, and a
+ * value is rounded down to a whole page when written (mm/page_counter.c), so the result is
+ * what reads back. A size that would round to 0 is refused (-ERANGE), but 0 itself where
+ * zero_ok (Memory.Low, Memory.SwapMax: "none"). UINT64_MAX ("max") is left as it is.
+ */
+int pol_mem_pages(uint64_t bytes, bool zero_ok, uint64_t *ret);
+/* The page size those limits are counted in. */
+uint64_t pol_page_size(void);
+
 /* Microseconds. */
 int pol_parse_duration(const char *s, uint64_t *ret);
 

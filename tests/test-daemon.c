@@ -873,3 +873,167 @@ Test(daemon, sampler_out_of_fds_degrades)
     acct_sampler_free(s);
     free(hog);
 }
+
+/* ---- hostile input: the loop never blocks on anything outside it ---- */
+
+/* Waits until the log holds needle (bounded); true when it does. */
+static bool log_has(const char *needle, int timeout_s)
+{
+    for (int i = 0; i < timeout_s * 10; i++) {
+        char *t = NULL;
+        bool found = cg_read_all_at(AT_FDCWD, log_path, &t) >= 0 && strstr(t, needle);
+
+        free(t);
+        if (found)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A FIFO in the policy dir is skipped and said; the rest is applied; SIGTERM is honoured at
+ * once (before, the daemon hung in open() and ignored it). */
+Test(daemon, skips_a_fifo_applies_the_rest_and_stops_at_once)
+{
+    char fifo[256];
+    double t0;
+    int st;
+
+    th_require_cgroups();
+    snprintf(fifo, sizeof(fifo), "%s/x.policy", pol_dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    write_policy("web", WEB_POLICY("200"));
+    start_ready();
+    cr_expect(wait_weight(200, 30), "the policy beside the FIFO was not applied");
+    cr_expect(log_has("skipped: ", 10), "the FIFO is not in the log");
+    cr_expect(log_has("x.policy: not a regular file (a FIFO)", 10));
+    t0 = mono_s();
+    st = stop_daemon(SIGTERM);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+    cr_expect_lt(mono_s() - t0, 5.0, "SIGTERM took %.1f s", mono_s() - t0);
+}
+
+Test(daemon, refuses_an_untrusted_policy_dir)
+{
+    th_require_cgroups();
+    if (geteuid() != 0)
+        cr_skip_test("the trust rules apply when running as root");
+    write_policy("web", WEB_POLICY("200"));
+    cr_assert_eq(chmod(pol_dir, 0777), 0);
+    start_ready();
+    cr_expect(log_has("refusing a directory writable by group and others", 20),
+              "the daemon did not say why it refused the directory");
+    cr_expect(log_has("nothing was applied", 10));
+    cr_expect_eq(weight_file(), 0, "a workload of an untrusted directory was applied");
+    cr_expect_eq(stop_daemon(SIGTERM), 0);
+}
+
+/* Removed and made again: watched again and read again, even when the files were written
+ * before the new watch existed. */
+Test(daemon, rereads_a_recreated_policy_dir)
+{
+    char cmd[256];
+
+    th_require_cgroups();
+    write_policy("web", WEB_POLICY("200"));
+    start_ready();
+    cr_assert(wait_weight(200, 30));
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pol_dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert(log_has("cannot open policy directory", 20), "the removal was not noticed");
+    cr_assert_eq(mkdir(pol_dir, 0755), 0);
+    cr_assert_eq(chmod(pol_dir, 0755), 0);
+    write_policy("web", WEB_POLICY("300"));
+    cr_expect(wait_weight(300, 30), "the re-created directory was not read again");
+    cr_expect(log_has("watching ", 5));
+    cr_expect_eq(stop_daemon(SIGTERM), 0);
+}
+
+/* Holds the ledger's write lock (BEGIN IMMEDIATE) from another process until told to
+ * stop through its stdin pipe; returns its pid once the lock is held. */
+static pid_t hold_ledger_lock(int *ret_release)
+{
+    int go[2], held[2];
+    char b;
+    pid_t pid;
+
+    cr_assert_eq(pipe2(go, O_CLOEXEC), 0);
+    cr_assert_eq(pipe2(held, O_CLOEXEC), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+
+        close(go[1]);
+        close(held[0]);
+        if (sqlite3_open_v2(ledger_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+            _exit(1);
+        sqlite3_busy_timeout(db, 30000);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            _exit(2);
+        (void)!write(held[1], "x", 1);
+        (void)!read(go[0], &b, 1);
+        _exit(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : 3);
+    }
+    close(go[0]);
+    close(held[1]);
+    cr_assert_eq(read(held[0], &b, 1), 1, "the lock holder did not get the lock");
+    close(held[0]);
+    *ret_release = go[1];
+    return pid;
+}
+
+/* A ledger locked by another writer for several passes: the passes keep their interval
+ * (their samples' times stay ~1 s apart), and every pass's rows land after the release,
+ * none twice (the wall-time deltas add up to exactly the time covered). */
+Test(daemon, keeps_its_interval_while_the_ledger_is_locked)
+{
+    const char *inst = SAMPLES_OF("normal/web/run-live");
+    int64_t before, t_lock, t_free, n_locked, max_gap, wall, span;
+    int release, st;
+    pid_t holder;
+
+    th_require_cgroups();
+    write_policy("web", WEB_POLICY("200"));
+    start_ready();
+    live_instance();
+    before = wait_count(inst, 2, 30);
+    cr_assert_geq(before, 2, "no samples of the instance before the lock");
+    holder = hold_ledger_lock(&release);
+    t_lock = (int64_t)acct_now_ns();
+    sleep(5);
+    t_free = (int64_t)acct_now_ns();
+    close(release);
+    cr_assert_eq(waitpid(holder, &st, 0), holder);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the lock holder failed: %#x", st);
+    /* The buffered passes go at the next pass; wait for a sample taken after the release. */
+    for (int i = 0; i < 300 && sql_int("%s AND s.t_ns > %lld", inst, (long long)t_free) < 1; i++)
+        usleep(100000);
+    n_locked = sql_int("%s AND s.t_ns > %lld AND s.t_ns < %lld", inst, (long long)t_lock,
+                       (long long)t_free);
+    cr_expect_geq(n_locked, 3, "only %lld passes sampled during 5 s of lock at a 1 s interval",
+                  (long long)n_locked);
+    max_gap = sql_int("SELECT max(t_ns - prev) FROM (SELECT s.t_ns, lag(s.t_ns) OVER (ORDER BY "
+                      "s.t_ns) AS prev FROM samples s JOIN groups g ON g.id = s.group_id WHERE "
+                      "g.path = 'normal/web/run-live')");
+    cr_expect_lt(max_gap, 2500000000LL, "two passes %.1f s apart", (double)max_gap / 1e9);
+    wall = sql_int("SELECT sum(d_wall_ns) FROM samples s JOIN groups g ON g.id = s.group_id "
+                   "WHERE g.path = 'normal/web/run-live' AND s.t_ns > (SELECT min(s2.t_ns) "
+                   "FROM samples s2 JOIN groups g2 ON g2.id = s2.group_id WHERE g2.path = "
+                   "'normal/web/run-live')");
+    span = sql_int("SELECT max(s.t_ns) - min(s.t_ns) FROM samples s JOIN groups g ON g.id = "
+                   "s.group_id WHERE g.path = 'normal/web/run-live'");
+    cr_expect_eq(wall, span, "wall-time deltas %lld ns over a span of %lld ns: a row twice?",
+                 (long long)wall, (long long)span);
+    cr_expect(log_has("cannot write the ledger", 5), "the lock was not noticed");
+    cr_expect(log_has("buffered records written", 10), "the buffer was not written");
+    cr_expect_eq(stop_daemon(SIGTERM), 0);
+}
