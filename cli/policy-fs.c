@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <string.h>
 
 #include "cli/policy-fs.h"
 #include "launcher/rootfs.h"
@@ -59,17 +60,22 @@ int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
     return r < 0 ? r : 0;
 }
 
-void cli_json_warnings(FILE *f, const struct pol_apply_result *res)
+json_t *cli_json_warnings(const struct pol_apply_result *res, const char *group)
 {
-    fputc('[', f);
-    for (size_t i = 0; i < res->n_warnings; i++) {
-        fprintf(f, "%s{\"group\":", i ? "," : "");
-        cli_json_string(f, res->warnings[i].group);
-        fputs(",\"key\":", f);
-        cli_json_string(f, res->warnings[i].key);
-        fputs(",\"message\":", f);
-        cli_json_string(f, res->warnings[i].msg);
-        fputc('}', f);
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && res && i < res->n_warnings; i++) {
+        const struct pol_warning *w = &res->warnings[i];
+        json_t *o;
+
+        if (group && strcmp(w->group, group) != 0)
+            continue;
+        if (group)
+            o = json_pack("{s:o,s:o}", "key", cg_json_str(w->key), "message", cg_json_str(w->msg));
+        else
+            o = json_pack("{s:o,s:o,s:o}", "group", cg_json_str(w->group), "key",
+                          cg_json_str(w->key), "message", cg_json_str(w->msg));
+        cli_json_push(&a, o);
     }
-    fputc(']', f);
+    return a;
 }

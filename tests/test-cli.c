@@ -439,6 +439,10 @@ static int wait_exit(pid_t pid)
     "SELECT count(*) FROM samples s JOIN groups g ON g.id = s.group_id WHERE g.path = '" path      \
     "' AND s.final = 1"
 
+/* Parses stdin as JSON, strictly: invalid UTF-8 is an error too (python3's default would
+ * let it through as surrogates). */
+#define JSON_PARSES "python3 -c 'import json,sys; json.loads(sys.stdin.buffer.read().decode()) '"
+
 /* --name X makes the instance X itself: status shows it, freeze/thaw/remove take W/X and
  * CLASS/W/X; a name taken is exit 1 with "instance W/X exists already"; "run-x" stays
  * "run-x"; without --name the instance is run-<pid>. */
@@ -614,4 +618,86 @@ Test(cli, remove_racing_the_end_of_a_run_records_once)
         cr_assert_not(group_dir_exists(sql), "%s left behind", sql);
         cr_log_info("%s: run exited %d, remove %d", name, rrc, src);
     }
+}
+
+/* Names are never cut: a 64-character workload with a 64-character instance is whole in
+ * the status table and its JSON. */
+Test(cli, long_names_are_whole_in_status_table_and_json)
+{
+    char wl[65], inst[65], out[256];
+    char *text, *line;
+
+    need_binary();
+    memset(wl, 'w', 64);
+    wl[64] = '\0';
+    memset(inst, 'i', 64);
+    inst[63] = '9';
+    inst[64] = '\0';
+    policy(wl, "[Workload]\nClass=normal\n");
+    bg = corral_bg("/dev/null", "run --policy %s --name %s -- /bin/sleep 60", wl, inst);
+    snprintf(out, sizeof(out), "normal/%s/%s", wl, inst);
+    wait_populated(out);
+    snprintf(out, sizeof(out), "%s/status", tmpdir);
+    cr_assert_eq(corral_sh("status >%s", out), 0);
+    text = slurp(out);
+    /* the rows are "  NAME  thawed ..." and "    NAME  thawed ...": whole, then the columns */
+    line = strstr(text, wl);
+    cr_assert(line && line[64] == ' ' && line[-1] == ' ', "status:\n%s", text);
+    line = strstr(text, inst);
+    cr_assert(line && line[64] == ' ' && line[-1] == ' ', "status:\n%s", text);
+    free(text);
+    cr_assert_eq(corral_sh("status --json >%s", out), 0);
+    cr_assert_eq(corral_sh("status --json | python3 -c 'import json,sys; d=json.loads("
+                           "sys.stdin.buffer.read().decode()); assert any(g[\"workload\"]==\"%s\" "
+                           "and g[\"instance\"]==\"%s\" and g[\"path\"]==\"normal/%s/%s\" for g "
+                           "in d[\"groups\"])'",
+                           wl, inst, wl, inst),
+                 0);
+    cr_assert_eq(corral_sh("remove --kill %s/%s >/dev/null", wl, inst), 0);
+    cr_assert_eq(wait_exit(bg), 137);
+    bg = -1;
+}
+
+/* Every --json output is one valid JSON document, valid UTF-8 included: a policy dir and
+ * corral.conf whose path holds an invalid UTF-8 byte are echoed escaped (\xNN). */
+Test(cli, every_json_output_parses_with_invalid_utf8_paths)
+{
+    char odd[256], conf[300];
+    FILE *f;
+
+    need_binary();
+    snprintf(odd, sizeof(odd), "%s/p\xff\xfe", tmpdir);
+    cr_assert_eq(mkdir(odd, 0755), 0);
+    cr_assert_eq(chmod(odd, 0755), 0);
+    snprintf(conf, sizeof(conf), "%s/corral.conf", odd);
+    f = fopen(conf, "we");
+    cr_assert_not_null(f);
+    fclose(f);
+    cr_assert_eq(chmod(conf, 0644), 0);
+    policy("web", "[Workload]\nClass=high\n[Memory]\nHigh=64M\n");
+#define ODD "--policy-dir '%s' --config '%s' "
+    /* valid: the config's path is echoed */
+    cr_assert_eq(corral_sh("--json " ODD "check 2>/dev/null | " JSON_PARSES, odd, conf), 0);
+    cr_assert_eq(corral_sh("--json " ODD
+                           "check 2>/dev/null | grep -qF 'p\\\\xff\\\\xfe/corral.conf'",
+                           odd, conf),
+                 0, "the invalid bytes are escaped as \\xNN");
+    cr_assert_eq(corral_sh("--json apply --dry-run 2>/dev/null | " JSON_PARSES), 0);
+    cr_assert_eq(corral_sh("--json apply 2>/dev/null | " JSON_PARSES), 0);
+    cr_assert_eq(corral_sh("status --json 2>/dev/null | " JSON_PARSES), 0);
+    cr_assert_eq(corral_sh("--json freeze web 2>/dev/null | " JSON_PARSES), 0);
+    cr_assert_eq(corral_sh("--json thaw web 2>/dev/null | " JSON_PARSES), 0);
+    cr_assert_eq(corral_sh("--json sample 2>/dev/null | " JSON_PARSES), 0);
+    /* invalid: each problem's file is echoed */
+    snprintf(conf, sizeof(conf), "%s/bad.policy", odd);
+    f = fopen(conf, "we");
+    cr_assert_not_null(f);
+    fputs("[Workload]\nClass=high\n[Pids]\nMax=lots\n", f);
+    fclose(f);
+    cr_assert_eq(chmod(conf, 0644), 0);
+    cr_assert_eq(
+        corral_sh("--json --policy-dir '%s' check 2>/dev/null >%s/check.json", odd, tmpdir), 1);
+    cr_assert_eq(sh(JSON_PARSES " <%s/check.json", tmpdir), 0);
+    cr_assert_eq(sh("grep -qF 'p\\\\xff\\\\xfe/bad.policy\",\"line\":4' %s/check.json", tmpdir), 0);
+#undef ODD
 }
