@@ -7,9 +7,11 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 /* Exit codes (DESIGN.md). A child's own status goes through `run`. */
 enum {
@@ -73,5 +75,29 @@ int cli_open_target(const struct cli *cli, const char *verb, const char *target,
  * or per change open. */
 void cli_raise_nofile(void);
 
-/* Writes s as a JSON string literal (with quotes) to f. */
-void cli_json_string(FILE *f, const char *s);
+/*
+ * Output (cli/output.c): every JSON document is built with jansson (text enters through
+ * cg_json_str, core/utf8.h, so it is always valid UTF-8) and every table is laid out by
+ * libsmartcols. cli_json_print and cli_table_print say on stderr why they failed.
+ */
+
+/* Writes doc to stdout on one line (compact, keys in the order added) and drops it. A
+ * NULL doc is a document that ran out of memory while it was built: -ENOMEM. */
+int cli_json_print(const struct cli *cli, json_t *doc);
+/* A limit or counter: null when unknown (CTL_UNSET), "max" for no limit when max_ok. */
+json_t *cli_json_u64(uint64_t v, bool max_ok);
+/* Appends value (taken over) to *array. When value is NULL (it ran out of memory) or the
+ * append fails, drops the array and sets *array to NULL, which then drops what comes. */
+void cli_json_push(json_t **array, json_t *value);
+
+struct cli_column {
+    const char *name;
+    bool right; /* numbers right-aligned, names left */
+};
+/* A table whose columns are as wide as their widest cell: nothing is ever cut, on a
+ * terminal or not. NULL when out of memory. */
+struct libscols_table;
+struct libscols_table *cli_table_new(const struct cli_column *cols, size_t n);
+int cli_table_add_row(struct libscols_table *tb, const char *const *cells, size_t n);
+/* Prints tb on stdout and drops it; a NULL tb (building it failed) is -ENOMEM. */
+int cli_table_print(const struct cli *cli, struct libscols_table *tb);

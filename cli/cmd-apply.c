@@ -64,35 +64,42 @@ static void print_plan(const struct cg_txn *t, const char *root)
  * "create"|"set"|"remove", "group", "file", "old", "new"}], "busy": [GROUP...],
  * "warnings": [{"group", "key", "message"}]}. Groups are relative to the root ("" is the
  * root itself); file/old/new are present for "set" only, old "" when the group is new. */
-static void print_json(const struct cg_txn *t, const struct pol_apply_result *res, unsigned n_mk,
-                       unsigned n_set, unsigned n_rm)
+/* clang-format off */
+static json_t *json_change(const struct cg_txn_entry *x)
 {
-    printf("{\"dry_run\":%s,\"created\":%u,\"set\":%u,\"removed\":%u,\"writes\":%u,"
-           "\"changes\":[",
-           t->dry_run ? "true" : "false", n_mk, n_set, n_rm, t->writes);
-    for (size_t i = 0; i < t->n; i++) {
-        const struct cg_txn_entry *x = &t->e[i];
-        printf("%s{\"action\":\"%s\",\"group\":", i ? "," : "", kind_word(x->kind));
-        cli_json_string(stdout, x->group);
-        if (x->kind == CG_TXN_WRITE) {
-            fputs(",\"file\":", stdout);
-            cli_json_string(stdout, x->file);
-            fputs(",\"old\":", stdout);
-            cli_json_string(stdout, x->old_value);
-            fputs(",\"new\":", stdout);
-            cli_json_string(stdout, x->new_value);
-        }
-        fputc('}', stdout);
-    }
-    fputs("],\"busy\":[", stdout);
-    for (size_t i = 0; i < res->n_busy; i++) {
-        fputs(i ? "," : "", stdout);
-        cli_json_string(stdout, res->busy[i]);
-    }
-    fputs("],\"warnings\":", stdout);
-    cli_json_warnings(stdout, res);
-    fputs("}\n", stdout);
+    if (x->kind != CG_TXN_WRITE)
+        return json_pack("{s:s,s:o}",
+                         "action", kind_word(x->kind),
+                         "group", cg_json_str(x->group));
+    return json_pack("{s:s,s:o,s:o,s:o,s:o}",
+                     "action", kind_word(x->kind),
+                     "group", cg_json_str(x->group),
+                     "file", cg_json_str(x->file),
+                     "old", cg_json_str(x->old_value),
+                     "new", cg_json_str(x->new_value));
 }
+
+static int print_json(const struct cli *cli, const struct cg_txn *t,
+                      const struct pol_apply_result *res, unsigned n_mk, unsigned n_set,
+                      unsigned n_rm)
+{
+    json_t *changes = json_array(), *busy = json_array();
+
+    for (size_t i = 0; changes && i < t->n; i++)
+        cli_json_push(&changes, json_change(&t->e[i]));
+    for (size_t i = 0; busy && i < res->n_busy; i++)
+        cli_json_push(&busy, cg_json_str(res->busy[i]));
+    return cli_json_print(cli, json_pack("{s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}",
+                                         "dry_run", t->dry_run,
+                                         "created", (json_int_t)n_mk,
+                                         "set", (json_int_t)n_set,
+                                         "removed", (json_int_t)n_rm,
+                                         "writes", (json_int_t)t->writes,
+                                         "changes", changes,
+                                         "busy", busy,
+                                         "warnings", cli_json_warnings(res, NULL)));
+}
+/* clang-format on */
 
 int cmd_apply(struct cli *cli, int argc, char **argv)
 {
@@ -164,9 +171,9 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
     }
     for (size_t i = 0; i < res.n_busy; i++)
         cli_warn(cli, "%s: no policy names it, but processes live in it: kept", res.busy[i]);
-    if (cli->json)
-        print_json(&t, &res, n_mk, n_set, n_rm);
-    else if (dry_run || cli->verbose)
+    if (cli->json && print_json(cli, &t, &res, n_mk, n_set, n_rm) < 0)
+        ret = EXIT_SYSTEM;
+    else if (!cli->json && (dry_run || cli->verbose))
         print_plan(&t, ctx->root_arg);
     if (cli->json)
         ; /* the JSON says it all */

@@ -26,23 +26,26 @@ static void help(void)
 
 /* --json: {"valid", "policies", "classes", "config", "problems": [{"file", "line",
  * "message"}], "warnings": [{"group", "key", "message"}]}; line 0 is the whole file. */
-static void print_json(const struct pol_diags *d, const struct pol_set *set,
-                       const struct pol_config *cfg, const struct pol_apply_result *res)
+static int print_json(const struct cli *cli, const struct pol_diags *d, const struct pol_set *set,
+                      const struct pol_config *cfg, const struct pol_apply_result *res)
 {
-    printf("{\"valid\":%s,\"policies\":%zu,\"classes\":%zu,\"config\":",
-           d->n == 0 ? "true" : "false", set->n, cfg->n_classes);
-    cli_json_string(stdout, cfg->file[0] ? cfg->file : "built-in");
-    fputs(",\"problems\":[", stdout);
-    for (size_t i = 0; i < d->n; i++) {
-        printf("%s{\"file\":", i ? "," : "");
-        cli_json_string(stdout, d->d[i].file);
-        printf(",\"line\":%u,\"message\":", d->d[i].line);
-        cli_json_string(stdout, d->d[i].msg);
-        fputc('}', stdout);
-    }
-    fputs("],\"warnings\":", stdout);
-    cli_json_warnings(stdout, res);
-    fputs("}\n", stdout);
+    const char *config = cfg->file[0] ? cfg->file : "built-in";
+    json_t *problems = json_array();
+
+    /* clang-format off */
+    for (size_t i = 0; problems && i < d->n; i++)
+        cli_json_push(&problems, json_pack("{s:o,s:I,s:o}",
+                                           "file", cg_json_str(d->d[i].file),
+                                           "line", (json_int_t)d->d[i].line,
+                                           "message", cg_json_str(d->d[i].msg)));
+    return cli_json_print(cli, json_pack("{s:b,s:I,s:I,s:o,s:o,s:o}",
+                                         "valid", d->n == 0,
+                                         "policies", (json_int_t)set->n,
+                                         "classes", (json_int_t)cfg->n_classes,
+                                         "config", cg_json_str(config),
+                                         "problems", problems,
+                                         "warnings", cli_json_warnings(res, NULL)));
+    /* clang-format on */
 }
 
 int cmd_check(struct cli *cli, int argc, char **argv)
@@ -80,9 +83,10 @@ int cmd_check(struct cli *cli, int argc, char **argv)
         for (size_t i = 0; i < res.n_warnings; i++)
             cli_warn(cli, "%s: %s: %s", res.warnings[i].group, res.warnings[i].key,
                      res.warnings[i].msg);
-    if (cli->json)
-        print_json(&diags, &set, &cfg, &res);
-    else if (diags.n == 0)
+    if (cli->json) {
+        if (print_json(cli, &diags, &set, &cfg, &res) < 0)
+            ret = EXIT_SYSTEM;
+    } else if (diags.n == 0)
         printf("%zu polic%s valid (%zu classes, config %s)\n", set.n, set.n == 1 ? "y" : "ies",
                cfg.n_classes, cfg.file[0] ? cfg.file : "built-in");
     cg_ctx_free(ctx);

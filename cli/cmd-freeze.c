@@ -97,13 +97,12 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
     /* The state change stands even if the ledger cannot record it (reported). */
     if (before != (freeze ? CTL_FROZEN : CTL_THAWED))
         (void)cli_hook_freezer_event(cli, ctx, path, freeze);
-    if (cli->json) {
-        printf("{\"target\":");
-        cli_json_string(stdout, path);
-        printf(",\"state\":\"%s\",\"elapsed_us\":%llu}\n", freeze ? "frozen" : "thawed",
-               (unsigned long long)dt);
-    } else
+    if (!cli->json)
         printf("%s: %s\n", path, freeze ? "frozen" : "thawed");
+    else if (cli_json_print(cli, json_pack("{s:o,s:s,s:I}", "target", cg_json_str(path), "state",
+                                           freeze ? "frozen" : "thawed", "elapsed_us",
+                                           (json_int_t)dt)) < 0)
+        return EXIT_SYSTEM;
     return EXIT_OK;
 fail:
     if (r == -ENODEV)

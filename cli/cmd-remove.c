@@ -37,6 +37,13 @@ static void help(void)
            "and recorded in the ledger before its directory goes; if the ledger cannot be\n"
            "written, nothing is removed.\n"
            "\n"
+           "An instance of a running `corral run` can be removed with --kill: its workload\n"
+           "is killed, remove records the final usage, and that corral run reports \"the\n"
+           "instance was removed while it ran\" and exits 137 (128+SIGKILL), recording\n"
+           "nothing itself: one final record per instance. An instance whose corral run\n"
+           "ends it meanwhile is left to that run (it records its own final usage); if\n"
+           "TARGET itself went that way, remove says so and exits 0.\n"
+           "\n"
            "A workload group that a policy still names comes back on the next corral apply.\n"
            "\n"
            "  -k, --kill   kill the processes in the group first\n"
@@ -91,6 +98,9 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
         cli_error_ctx(cli, "remove", &e, r);
         return cli_exit_code(r);
     }
-    printf("removed %s\n", path);
+    if (r == POL_REMOVE_GONE)
+        printf("%s: removed meanwhile by the corral command that ended it\n", path);
+    else
+        printf("removed %s\n", path);
     return EXIT_OK;
 }

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * corral run --policy NAME [--name ID] [--] CMD [ARGS...]
+ * corral run --policy NAME [--name INSTANCE] [--] CMD [ARGS...]
  *
  * Exit status: CMD's own, or 128+signal; 127 when CMD is not found and 126 when it cannot
  * be executed (as a shell); otherwise corral's codes: 1 unknown or invalid policy, unknown
- * user/group, existing instance id; 2 usage; 3 system errors, including a namespace the
- * kernel refuses and a frozen workload (thaw it first).
+ * user/group, invalid or existing instance name; 2 usage; 3 system errors, including a
+ * namespace the kernel refuses and a frozen workload (thaw it first).
  *
  * CORRAL_LAUNCH_FALLBACK=1 forces the parent-writes-pid placement on cgroup v2 (tests).
  */
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "accounting/ledger.h"
 #include "cli/cli.h"
@@ -29,17 +30,24 @@
 
 static void usage(FILE *f)
 {
-    fputs("Usage: corral run --policy NAME [--name ID] [--] CMD [ARGS...]\n"
+    fputs("Usage: corral run --policy NAME [--name INSTANCE] [--] CMD [ARGS...]\n"
           "\n"
-          "Run CMD in a new instance run-ID of the workload NAME: in the namespaces its\n"
-          "policy lists, inside its cgroup from the first instruction, as its user.\n"
-          "When CMD exits, whatever it left running in the instance is killed and the\n"
-          "instance is removed. Exits with CMD's status (128+N if killed by signal N).\n"
+          "Run CMD in a new instance of the workload NAME: in the namespaces its policy\n"
+          "lists, inside its cgroup from the first instruction, as its user. The instance\n"
+          "group is INSTANCE itself, so status shows it and freeze, thaw and remove take\n"
+          "it as NAME/INSTANCE or CLASS/NAME/INSTANCE. When CMD exits, whatever it left\n"
+          "running in the instance is killed and the instance is removed. Exits with\n"
+          "CMD's status (128+N if killed by signal N).\n"
           "\n"
-          "  -p, --policy NAME  the workload (NAME.policy in the policy dir)\n"
-          "  -n, --name ID      instance id (default: corral's pid)\n"
-          "  -v, --verbose      print the instance's final usage on stderr\n"
-          "  -h, --help         this help\n",
+          "An instance removed while it runs (corral remove --kill NAME/INSTANCE) is\n"
+          "reported as such (\"the instance was removed while it ran; the workload was\n"
+          "killed by SIGKILL\", exit 137); remove recorded its final usage.\n"
+          "\n"
+          "  -p, --policy NAME      the workload (NAME.policy in the policy dir)\n"
+          "  -n, --name INSTANCE    the instance's name, [a-z0-9_-]{1,64}; one that exists\n"
+          "                         is refused (exit 1). Default: run-<corral's pid>\n"
+          "  -v, --verbose          print the instance's final usage on stderr\n"
+          "  -h, --help             this help\n",
           f);
 }
 
@@ -64,6 +72,25 @@ static void print_usage(const struct launch_result *res)
     print_u64("oom_kills", u->mem_oom_kills);
     print_u64("pids_peak", u->pids_peak);
     fputc('\n', stderr);
+}
+
+/* An instance that `corral remove --kill` ended while CMD ran: remove recorded its final
+ * usage; say what became of the workload. */
+static void report_removed(struct cli *cli, const struct launch_result *res)
+{
+    const char *name = strchr(res->group, '/'); /* CLASS/WORKLOAD/INSTANCE */
+    int st = res->wait_status;
+
+    name = name ? name + 1 : res->group;
+    if (WIFSIGNALED(st))
+        cli_error(cli,
+                  "%s: the instance was removed while it ran; the workload was killed by SIG%s",
+                  name, sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
+    else
+        cli_error(cli,
+                  "%s: the instance was removed while it ran; the workload exited with "
+                  "status %d",
+                  name, WEXITSTATUS(st));
 }
 
 /* A failure before CMD ran, reported by the child. */
@@ -386,7 +413,9 @@ int cmd_run(struct cli *cli, int argc, char **argv)
                                                                          : EXIT_SYSTEM;
         goto out;
     }
-    if (cli->verbose)
+    if (res.removed)
+        report_removed(cli, &res);
+    else if (cli->verbose)
         print_usage(&res);
     if (res.cleanup_error < 0)
         cli_error_ctx(cli, "run: removing the instance", &e, res.cleanup_error);

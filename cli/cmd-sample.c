@@ -77,8 +77,9 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
         return ledger_failed ? EXIT_SYSTEM : cli_exit_code(r); /* a ledger error is a system one */
     }
     if (cli->json)
-        printf("{\"samples\":%zu}\n", n);
-    else if (cli->verbose)
+        return cli_json_print(cli, json_pack("{s:I}", "samples", (json_int_t)n)) < 0 ? EXIT_SYSTEM
+                                                                                     : EXIT_OK;
+    if (cli->verbose)
         fprintf(stderr, "%s: %zu samples written to %s\n", cli->prog, n, cli->ledger);
     return EXIT_OK;
 }

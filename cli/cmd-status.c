@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libsmartcols/libsmartcols.h>
+
 #include "cli/cli.h"
+#include "cli/policy-fs.h"
 #include "controllers/freezer.h"
 #include "policy/apply.h"
 #include "policy/policy.h"
@@ -108,149 +111,118 @@ enum {
     _COL_MAX
 };
 
-static void row(const struct pol_status_node *x, char cells[_COL_MAX][80])
+static const struct cli_column columns[_COL_MAX] = {
+    [COL_GROUP] = {"GROUP"},          [COL_STATE] = {"STATE"},
+    [COL_WEIGHT] = {"WEIGHT", true},  [COL_CPUMAX] = {"CPU MAX", true},
+    [COL_MEMMAX] = {"MEM MAX", true}, [COL_PIDSMAX] = {"PIDS MAX", true},
+    [COL_CPU] = {"CPU", true},        [COL_MEM] = {"MEMORY", true},
+    [COL_PEAK] = {"PEAK", true},      [COL_PIDS] = {"PIDS", true},
+};
+
+/* One row: the name indented two spaces a level under its parent, whole, however long. */
+static int add_row(struct libscols_table *tb, const struct pol_status_node *x)
 {
-    char b[48];
+    char b[_COL_MAX][32];
+    const char *cells[_COL_MAX];
+    _cleanup_free_ char *group = NULL;
     unsigned depth = x->kind == POL_NODE_CLASS ? 0 : x->kind == POL_NODE_WORKLOAD ? 1 : 2;
     const char *name = x->kind == POL_NODE_CLASS      ? x->class_name
                        : x->kind == POL_NODE_WORKLOAD ? x->workload
                                                       : x->instance;
     const char *st = state_str(x->freeze);
 
-    snprintf(cells[COL_GROUP], 80, "%*s%s", (int)(2 * depth), "", name);
-    snprintf(cells[COL_STATE], 80, "%s", x->error ? "gone" : st ? st : "-");
-    snprintf(cells[COL_WEIGHT], 80, "%s", num(x->limits.cpu_weight, b, sizeof(b)));
-    snprintf(cells[COL_CPUMAX], 80, "%s", cpu_max(&x->limits, b, sizeof(b)));
-    snprintf(cells[COL_MEMMAX], 80, "%s", human_size(x->limits.mem_max, b, sizeof(b)));
-    snprintf(cells[COL_PIDSMAX], 80, "%s", num(x->limits.pids_max, b, sizeof(b)));
-    snprintf(cells[COL_CPU], 80, "%s", cpu_time(x->usage.cpu_usage_ns, b, sizeof(b)));
-    snprintf(cells[COL_MEM], 80, "%s", human_size(x->usage.mem_current, b, sizeof(b)));
-    snprintf(cells[COL_PEAK], 80, "%s", human_size(x->usage.mem_peak, b, sizeof(b)));
-    snprintf(cells[COL_PIDS], 80, "%s", num(x->usage.pids_current, b, sizeof(b)));
+    if (asprintf(&group, "%*s%s", (int)(2 * depth), "", name) < 0)
+        return -ENOMEM;
+    cells[COL_GROUP] = group;
+    cells[COL_STATE] = x->error ? "gone" : st ? st : "-";
+    cells[COL_WEIGHT] = num(x->limits.cpu_weight, b[COL_WEIGHT], sizeof(b[0]));
+    cells[COL_CPUMAX] = cpu_max(&x->limits, b[COL_CPUMAX], sizeof(b[0]));
+    cells[COL_MEMMAX] = human_size(x->limits.mem_max, b[COL_MEMMAX], sizeof(b[0]));
+    cells[COL_PIDSMAX] = num(x->limits.pids_max, b[COL_PIDSMAX], sizeof(b[0]));
+    cells[COL_CPU] = cpu_time(x->usage.cpu_usage_ns, b[COL_CPU], sizeof(b[0]));
+    cells[COL_MEM] = human_size(x->usage.mem_current, b[COL_MEM], sizeof(b[0]));
+    cells[COL_PEAK] = human_size(x->usage.mem_peak, b[COL_PEAK], sizeof(b[0]));
+    cells[COL_PIDS] = num(x->usage.pids_current, b[COL_PIDS], sizeof(b[0]));
+    return cli_table_add_row(tb, cells, _COL_MAX);
 }
 
-static void print_table(const struct pol_status *s, const struct pol_apply_result *w)
-{
-    static const char *const head[_COL_MAX] = {"GROUP",    "STATE", "WEIGHT", "CPU MAX", "MEM MAX",
-                                               "PIDS MAX", "CPU",   "MEMORY", "PEAK",    "PIDS"};
-    char(*cells)[_COL_MAX][80] = calloc(s->n + 1, sizeof(*cells));
-    size_t width[_COL_MAX];
-
-    if (!cells)
-        return;
-    for (int c = 0; c < _COL_MAX; c++) {
-        snprintf(cells[0][c], 80, "%s", head[c]);
-        width[c] = strlen(head[c]);
-    }
-    for (size_t i = 0; i < s->n; i++) {
-        row(&s->nodes[i], cells[i + 1]);
-        for (int c = 0; c < _COL_MAX; c++)
-            if (strlen(cells[i + 1][c]) > width[c])
-                width[c] = strlen(cells[i + 1][c]);
-    }
-    for (size_t i = 0; i <= s->n; i++) {
-        for (int c = 0; c < _COL_MAX; c++) {
-            /* Names left-aligned, numbers right-aligned. */
-            if (c <= COL_STATE)
-                printf("%-*s", (int)width[c], cells[i][c]);
-            else
-                printf("%*s", (int)width[c], cells[i][c]);
-            fputs(c + 1 < _COL_MAX ? "  " : "\n", stdout);
-        }
-        if (i == 0)
-            continue;
-        for (size_t k = 0; w && k < w->n_warnings; k++)
-            if (strcmp(w->warnings[k].group, s->nodes[i - 1].path) == 0)
-                printf("    warning: %s: %s\n", w->warnings[k].key, w->warnings[k].msg);
-    }
-    free(cells);
-}
-
-static void json_u64(FILE *f, const char *key, uint64_t v, bool max_ok, bool last)
-{
-    fprintf(f, "\"%s\":", key);
-    if (v == CTL_UNSET)
-        fputs("null", f);
-    else if (v == CTL_MAX && max_ok)
-        fputs("\"max\"", f);
-    else
-        fprintf(f, "%llu", (unsigned long long)v);
-    fputs(last ? "" : ",", f);
-}
-
-static void print_json(const struct cg_ctx *ctx, const struct pol_status *s,
+/* The table, then the warnings of its groups, in the table's order. */
+static int print_table(const struct cli *cli, const struct pol_status *s,
                        const struct pol_apply_result *w)
 {
-    FILE *f = stdout;
+    struct libscols_table *tb = cli_table_new(columns, _COL_MAX);
+    int r;
 
-    fputs("{\"version\":1,\"root\":", f);
-    cli_json_string(f, ctx->root_arg);
-    fprintf(f, ",\"cgroup\":\"%s\",\"groups\":[", cg_mode_to_string(ctx->sys.mode));
-    for (size_t i = 0; i < s->n; i++) {
-        const struct pol_status_node *x = &s->nodes[i];
-        const struct ctl_settings *l = &x->limits;
-        const struct ctl_usage *u = &x->usage;
-        const char *st = state_str(x->freeze);
-        bool first = true;
-
-        fputs(i ? ",{" : "{", f);
-        fputs("\"path\":", f);
-        cli_json_string(f, x->path);
-        fprintf(f, ",\"kind\":\"%s\",\"class\":", pol_node_kind_to_string(x->kind));
-        cli_json_string(f, x->class_name);
-        fputs(",\"workload\":", f);
-        if (x->workload[0])
-            cli_json_string(f, x->workload);
-        else
-            fputs("null", f);
-        fputs(",\"instance\":", f);
-        if (x->instance[0])
-            cli_json_string(f, x->instance);
-        else
-            fputs("null", f);
-        fputs(",\"state\":", f);
-        if (st)
-            cli_json_string(f, st);
-        else
-            fputs("null", f);
-        fputs(",\"limits\":{", f);
-        json_u64(f, "cpu_weight", l->cpu_weight, false, false);
-        json_u64(f, "cpu_max_usec", l->cpu_max_usec, true, false);
-        json_u64(f, "cpu_period_usec", l->cpu_period_usec, false, false);
-        json_u64(f, "memory_max", l->mem_max, true, false);
-        json_u64(f, "memory_high", l->mem_high, true, false);
-        json_u64(f, "memory_low", l->mem_low, true, false);
-        json_u64(f, "memory_swap_max", l->mem_swap_max, true, false);
-        json_u64(f, "pids_max", l->pids_max, true, true);
-        fputs("},\"usage\":{", f);
-        json_u64(f, "cpu_usage_ns", u->cpu_usage_ns, false, false);
-        json_u64(f, "cpu_user_ns", u->cpu_user_ns, false, false);
-        json_u64(f, "cpu_system_ns", u->cpu_system_ns, false, false);
-        json_u64(f, "cpu_throttled_ns", u->cpu_throttled_ns, false, false);
-        json_u64(f, "memory_current", u->mem_current, false, false);
-        json_u64(f, "memory_peak", u->mem_peak, false, false);
-        json_u64(f, "memory_oom_kills", u->mem_oom_kills, false, false);
-        json_u64(f, "pids_current", u->pids_current, false, false);
-        json_u64(f, "pids_peak", u->pids_peak, false, true);
-        fputs("},\"warnings\":[", f);
-        for (size_t k = 0; w && k < w->n_warnings; k++) {
-            if (strcmp(w->warnings[k].group, x->path) != 0)
-                continue;
-            fputs(first ? "{\"key\":" : ",{\"key\":", f);
-            cli_json_string(f, w->warnings[k].key);
-            fputs(",\"message\":", f);
-            cli_json_string(f, w->warnings[k].msg);
-            fputs("}", f);
-            first = false;
+    for (size_t i = 0; tb && i < s->n; i++)
+        if (add_row(tb, &s->nodes[i]) < 0) {
+            scols_unref_table(tb);
+            tb = NULL;
         }
-        fputs("],\"error\":", f);
-        if (x->error)
-            cli_json_string(f, strerror(-x->error));
-        else
-            fputs("null", f);
-        fputs("}", f);
-    }
-    fputs("]}\n", f);
+    r = cli_table_print(cli, tb);
+    for (size_t i = 0; r == 0 && i < s->n; i++)
+        for (size_t k = 0; w && k < w->n_warnings; k++)
+            if (strcmp(w->warnings[k].group, s->nodes[i].path) == 0)
+                printf("warning: %s: %s: %s\n", s->nodes[i].path, w->warnings[k].key,
+                       w->warnings[k].msg);
+    return r;
+}
+
+/* One key and its value a line: */
+/* clang-format off */
+static json_t *json_limits(const struct ctl_settings *l)
+{
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+                     "cpu_weight", cli_json_u64(l->cpu_weight, false),
+                     "cpu_max_usec", cli_json_u64(l->cpu_max_usec, true),
+                     "cpu_period_usec", cli_json_u64(l->cpu_period_usec, false),
+                     "memory_max", cli_json_u64(l->mem_max, true),
+                     "memory_high", cli_json_u64(l->mem_high, true),
+                     "memory_low", cli_json_u64(l->mem_low, true),
+                     "memory_swap_max", cli_json_u64(l->mem_swap_max, true),
+                     "pids_max", cli_json_u64(l->pids_max, true));
+}
+
+static json_t *json_usage(const struct ctl_usage *u)
+{
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+                     "cpu_usage_ns", cli_json_u64(u->cpu_usage_ns, false),
+                     "cpu_user_ns", cli_json_u64(u->cpu_user_ns, false),
+                     "cpu_system_ns", cli_json_u64(u->cpu_system_ns, false),
+                     "cpu_throttled_ns", cli_json_u64(u->cpu_throttled_ns, false),
+                     "memory_current", cli_json_u64(u->mem_current, false),
+                     "memory_peak", cli_json_u64(u->mem_peak, false),
+                     "memory_oom_kills", cli_json_u64(u->mem_oom_kills, false),
+                     "pids_current", cli_json_u64(u->pids_current, false),
+                     "pids_peak", cli_json_u64(u->pids_peak, false));
+}
+
+/* One group of the STATUS JSON (corral(5)); "" names are null. */
+static json_t *json_group(const struct pol_status_node *x, const struct pol_apply_result *w)
+{
+    return json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+                     "path", cg_json_str(x->path),
+                     "kind", pol_node_kind_to_string(x->kind),
+                     "class", cg_json_str(x->class_name),
+                     "workload", cg_json_str(x->workload[0] ? x->workload : NULL),
+                     "instance", cg_json_str(x->instance[0] ? x->instance : NULL),
+                     "state", cg_json_str(state_str(x->freeze)),
+                     "limits", json_limits(&x->limits),
+                     "usage", json_usage(&x->usage),
+                     "warnings", cli_json_warnings(w, x->path),
+                     "error", cg_json_str(x->error ? strerror(-x->error) : NULL));
+}
+/* clang-format on */
+
+static int print_json(const struct cli *cli, const struct cg_ctx *ctx, const struct pol_status *s,
+                      const struct pol_apply_result *w)
+{
+    json_t *groups = json_array(), *doc;
+
+    for (size_t i = 0; groups && i < s->n; i++)
+        cli_json_push(&groups, json_group(&s->nodes[i], w));
+    doc = json_pack("{s:i,s:o,s:s,s:o}", "version", 1, "root", cg_json_str(ctx->root_arg), "cgroup",
+                    cg_mode_to_string(ctx->sys.mode), "groups", groups);
+    return cli_json_print(cli, doc);
 }
 
 int cmd_status(struct cli *cli, int argc, char **argv)
@@ -309,16 +281,17 @@ int cmd_status(struct cli *cli, int argc, char **argv)
         cli_warn(cli, "the policies do not load (%s%s; see corral check): no warnings shown",
                  diags.n ? buf : strerror(-r), diags.n > 1 ? ", and more" : "");
     }
+    r = 0;
     if (json)
-        print_json(ctx, &s, &w);
+        r = print_json(cli, ctx, &s, &w);
     else if (s.n == 0)
         printf("no groups under %s (run corral apply)\n", ctx->root_arg);
     else
-        print_table(&s, &w);
+        r = print_table(cli, &s, &w);
     pol_apply_result_free(&w);
     pol_set_free(&set);
     pol_config_free(&cfg);
     pol_diags_free(&diags);
     pol_status_free(&s);
-    return EXIT_OK;
+    return r < 0 ? EXIT_SYSTEM : EXIT_OK;
 }

@@ -78,17 +78,22 @@ int cli_load_workload(const struct cli *cli, const char *name, struct pol_config
     return loaded(r, set, diags);
 }
 
-void cli_json_warnings(FILE *f, const struct pol_apply_result *res)
+json_t *cli_json_warnings(const struct pol_apply_result *res, const char *group)
 {
-    fputc('[', f);
-    for (size_t i = 0; i < res->n_warnings; i++) {
-        fprintf(f, "%s{\"group\":", i ? "," : "");
-        cli_json_string(f, res->warnings[i].group);
-        fputs(",\"key\":", f);
-        cli_json_string(f, res->warnings[i].key);
-        fputs(",\"message\":", f);
-        cli_json_string(f, res->warnings[i].msg);
-        fputc('}', f);
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && res && i < res->n_warnings; i++) {
+        const struct pol_warning *w = &res->warnings[i];
+        json_t *o;
+
+        if (group && strcmp(w->group, group) != 0)
+            continue;
+        if (group)
+            o = json_pack("{s:o,s:o}", "key", cg_json_str(w->key), "message", cg_json_str(w->msg));
+        else
+            o = json_pack("{s:o,s:o,s:o}", "group", cg_json_str(w->group), "key",
+                          cg_json_str(w->key), "message", cg_json_str(w->msg));
+        cli_json_push(&a, o);
     }
-    fputc(']', f);
+    return a;
 }

@@ -34,5 +34,6 @@ int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
 int cli_load_workload(const struct cli *cli, const char *name, struct pol_config *cfg,
                       struct pol_set *set, struct pol_diags *diags);
 
-/* The "warnings" array of --json output: [{"group", "key", "message"}...]. */
-void cli_json_warnings(FILE *f, const struct pol_apply_result *res);
+/* The "warnings" array of --json output: [{"group", "key", "message"}...], or with group
+ * only that group's, as [{"key", "message"}...] (status). NULL when out of memory. */
+json_t *cli_json_warnings(const struct pol_apply_result *res, const char *group);

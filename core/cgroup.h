@@ -130,6 +130,17 @@ int cg_children_at(int dfd, char ***ret, size_t *ret_n);
 void cg_strv_free(char **v);
 DEFINE_POINTER_CLEANUP(char *, cg_strv_free)
 
+/*
+ * Ends of a group's life are serialised between processes with flock(2) on its
+ * directory (the first hierarchy's): `corral remove` holds the lock of every group it
+ * removes from before it kills until after its rmdir, and `corral run` takes its
+ * instance's once the command has exited, before it reads the final usage. Whoever comes
+ * second finds the group gone instead of racing the first through kill, record and
+ * rmdir. cg_group_lock waits for the lock; it returns the fd that holds it (close it to
+ * release), or -ENOENT, with the lock released, when the group was removed meanwhile.
+ */
+int cg_group_lock(struct cg_group *g, int *ret_fd);
+
 /* Removes an empty leaf group. -EBUSY if it still holds processes or children. */
 int cg_group_remove(struct cg_group *g, struct cg_err *e);
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/cgroup.h"
@@ -468,6 +470,30 @@ int cg_remove_dirs(struct cg_group *g, struct cg_err *e)
         closep(&g->fd[h]);
         g->fd[h] = -1;
     }
+    return 0;
+}
+
+int cg_group_lock(struct cg_group *g, int *ret_fd)
+{
+    _cleanup_close_ int fd = -1;
+    struct stat st;
+
+    for (int h = 0; h < _CG_H_MAX && fd < 0; h++) {
+        if (!cg_slot(g->ctx, h) || g->fd[h] < 0)
+            continue;
+        fd = openat(g->fd[h], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+    }
+    if (fd < 0)
+        return -ENODEV;
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            return -errno;
+    /* A removed directory keeps its inode while it is open, but no longer has files. */
+    if (fstatat(fd, "cgroup.procs", &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    *ret_fd = TAKE_FD(fd);
     return 0;
 }
 

@@ -32,7 +32,10 @@
  * usage is read and handed to the on_final_usage hook, every process still in the group
  * (daemons the workload forked) is killed -- the documented policy is "the instance ends
  * with its main process" -- and the group is removed. Every error path removes the group
- * too; a group that existed before (same --name) is refused and never touched.
+ * too; a group that existed before (same --name) is refused and never touched. An
+ * instance removed while it ran (`corral remove --kill`, which kills the workload and
+ * records the final usage itself) is not recorded twice: the end runs under the group's
+ * lock (core/cgroup.h, cg_group_lock) and finds it gone (launch_result.removed).
  *
  * Frozen workloads. If the workload group is frozen (or freezing), launch_run refuses with
  * -EBUSY: a child placed there would stop before its first instruction and `corral run`
@@ -109,6 +112,9 @@ struct launch_result {
     struct ctl_usage usage; /* final usage of the instance group (CTL_UNSET: unknown) */
     int hook_error;         /* what on_final returned (negative errno), or 0 */
     int cleanup_error;      /* emptying/removing the instance failed (e says why), or 0 */
+    /* The instance was removed while the command ran (`corral remove`, which recorded its
+     * final usage): on_final was not called, usage is unknown, nothing was left to remove. */
+    bool removed;
 };
 
 /* Called once the cloned child has exited, before the instance group is emptied and
@@ -126,7 +132,7 @@ typedef void (*launch_started_fn)(void *userdata, struct cg_group *instance);
 
 struct launch_opts {
     const struct pol_policy *policy; /* namespaces, hostname, user, group, workdir, ... */
-    const char *id;                  /* instance id; group "run-<id>". NULL: corral's pid */
+    const char *id;                  /* instance name, [a-z0-9_-]{1,64}; NULL: "run-<pid>" */
     char *const *argv;               /* CMD and ARGS, NULL-terminated, argv[0] looked up in $PATH */
     char *const *envp;               /* environment given to CMD unless clear_env; NULL: environ */
     unsigned flags;                  /* LAUNCH_* */
@@ -136,8 +142,9 @@ struct launch_opts {
 };
 
 /* Checks what can be checked before any group is touched: a command is given, the
- * policy's user and group exist (-ESRCH). `corral run` calls it before
- * the workload's groups are made so that bad input leaves nothing behind. */
+ * instance name is valid (-EINVAL, -ENAMETOOLONG: e says which rule it broke), the
+ * policy's user and group exist (-ESRCH). `corral run` calls it before the workload's
+ * groups are made and the ledger is opened, so that bad input leaves nothing behind. */
 int launch_check(const struct launch_opts *o, struct cg_err *e);
 
 /*
@@ -146,7 +153,7 @@ int launch_check(const struct launch_opts *o, struct cg_err *e);
  * if emptying or removing the instance failed afterwards, ret->cleanup_error says so (and
  * e why). A negative errno when nothing was started (nothing is left behind then either):
  *   -ESRCH   the policy's user or group does not exist
- *   -EEXIST  an instance of that id exists already
+ *   -EEXIST  an instance of that name exists already
  *   -EBUSY   the workload is frozen
  *   other    the kernel refused a namespace, cgroupfs failed, ...
  */

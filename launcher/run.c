@@ -65,30 +65,34 @@ static unsigned long clone_flags(unsigned ns)
     return f;
 }
 
-/* Creates the instance group; refuses one that exists (it is not ours to remove). */
+/* Creates the instance group: `id` itself when given (refused if it exists: it is not
+ * ours to remove), else run-<pid>, or run-<pid>-<random> when that is taken. */
 static int make_instance(struct cg_group *w, const char *id, struct cg_group **ret,
                          struct cg_err *e)
 {
-    char name[CG_NAME_MAX + 8];
+    const char *wl = strrchr(w->path, '/');
+    char name[CG_NAME_MAX + 1];
+    int r;
 
+    wl = wl ? wl + 1 : w->path;
+    if (id) {
+        r = cg_name_check("instance name", id, e);
+        if (r < 0)
+            return r;
+    }
     for (int attempt = 0; attempt < 8; attempt++) {
         struct cg_group *g = NULL;
         bool created = false;
         unsigned rnd = 0;
-        int r;
 
         if (id)
-            snprintf(name, sizeof(name), "run-%s", id);
+            snprintf(name, sizeof(name), "%s", id);
         else if (attempt == 0)
             snprintf(name, sizeof(name), "run-%d", (int)getpid());
         else {
             (void)!getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
             snprintf(name, sizeof(name), "run-%d-%08x", (int)getpid(), rnd);
         }
-        if (!cg_name_valid(name))
-            return cg_err_set(e, -EINVAL, w->path, NULL,
-                              "invalid instance id '%s': '%s' must match [a-z0-9_-]{1,64}",
-                              id ? id : "", name);
         r = cg_group_child(w, name, true, &g, &created, e);
         if (r < 0)
             return r;
@@ -98,7 +102,7 @@ static int make_instance(struct cg_group *w, const char *id, struct cg_group **r
         }
         cg_group_free(g);
         if (id)
-            return cg_err_set(e, -EEXIST, w->path, NULL, "instance '%s' exists already", name);
+            return cg_err_set(e, -EEXIST, w->path, NULL, "instance %s/%s exists already", wl, name);
     }
     return cg_err_set(e, -EEXIST, w->path, NULL, "no free instance name");
 }
@@ -154,6 +158,29 @@ static int finish(struct cg_group *inst, struct cg_err *e)
     return cg_group_remove(inst, e);
 }
 
+/*
+ * The end of an instance whose command has exited: its final usage, while the group still
+ * exists, for the ledger (via on_final) and -v; then its removal. Under the group's lock
+ * (cg_group_lock): a `corral remove` that holds it killed the workload and records and
+ * removes the instance itself, so once the lock is ours the instance is either still
+ * there (ours to finish) or gone (res->removed). The launch happened: its status stands
+ * even if the cleanup fails (res->cleanup_error, reported by the caller).
+ */
+static void end_of_instance(struct cg_group *inst, const struct launch_opts *o,
+                            struct launch_result *res, struct cg_err *e)
+{
+    _cleanup_close_ int lock = -1;
+
+    if (cg_group_lock(inst, &lock) == -ENOENT) {
+        res->removed = true;
+        return;
+    }
+    (void)ctl_read_usage_all(inst, &res->usage);
+    if (o->on_final)
+        res->hook_error = o->on_final(o->userdata, inst, res);
+    res->cleanup_error = finish(inst, e);
+}
+
 struct run_state {
     struct launch_child c;
     struct launch_creds creds;
@@ -184,6 +211,11 @@ int launch_check(const struct launch_opts *o, struct cg_err *e)
 
     if (!o->argv || !o->argv[0] || !o->argv[0][0])
         return cg_err_set(e, -EINVAL, NULL, NULL, "no command to run");
+    if (o->id) {
+        r = cg_name_check("instance name", o->id, e);
+        if (r < 0)
+            return r;
+    }
     r = launch_creds_resolve(o->policy, &c, e);
     if (r < 0)
         return r;
@@ -434,12 +466,7 @@ static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn
         rep.detail[sizeof(rep.detail) - 1] = '\0';
         snprintf(res.failed_detail, sizeof(res.failed_detail), "%s", rep.detail);
     }
-    /* Final usage, while the group still exists: for the ledger (via on_final) and -v. */
-    (void)ctl_read_usage_all(x.inst, &res.usage);
-    if (o->on_final)
-        res.hook_error = o->on_final(o->userdata, x.inst, &res);
-    /* The launch happened: its status stands even if the cleanup fails (reported). */
-    res.cleanup_error = finish(x.inst, e);
+    end_of_instance(x.inst, o, &res, e);
     r = 0;
     *ret = res;
 out:

@@ -1,39 +1,145 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "core/macro.h"
 #include "policy/remove.h"
 
-struct final_walk {
-    pol_final_usage_fn hook;
-    void *userdata;
+/* The groups of the subtree, locked, in the order they were locked: parents first. */
+struct held {
+    struct cg_group **g;
+    int *fd;
+    size_t n, cap;
 };
 
-static int final_one(void *userdata, struct cg_group *g, struct cg_err *e)
+static void held_free(struct held *h)
 {
-    struct final_walk *w = userdata;
-    struct ctl_usage u;
-    int r;
-
-    r = ctl_read_usage_all(g, &u);
-    if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "cannot read the final usage");
-    return w->hook(w->userdata, g, &u, e);
+    for (size_t i = 0; i < h->n; i++) {
+        closep(&h->fd[i]);
+        cg_group_free(h->g[i]);
+    }
+    free(h->g);
+    free(h->fd);
 }
 
-/* Hands the final usage of g and everything below it to the hook, deepest first, before
- * any directory goes: a hook that fails leaves the whole tree in place. */
-static int final_usage(void *userdata, struct cg_group *g, struct cg_err *e)
+static int held_add(struct held *h, struct cg_group *g, int fd)
 {
-    return cg_group_walk_post(g, final_one, userdata, e);
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 8;
+        struct cg_group **ng = realloc(h->g, cap * sizeof(*ng));
+        int *nf;
+
+        if (ng)
+            h->g = ng;
+        nf = ng ? realloc(h->fd, cap * sizeof(*nf)) : NULL;
+        if (!nf)
+            return -ENOMEM;
+        h->fd = nf;
+        h->cap = cap;
+    }
+    h->g[h->n] = g;
+    h->fd[h->n++] = fd;
+    return 0;
+}
+
+/* Locks g (which it takes over) and every group below it, parents first and siblings in
+ * name order, so that two removals of overlapping subtrees take their locks in the same
+ * order. A group found gone once its lock is ours (a `corral run` ended it meanwhile,
+ * recording its final usage first) is left out, with everything that was below it. */
+static int lock_tree(struct cg_group *g, struct held *h, struct cg_err *e)
+{
+    _cleanup_(cg_strv_freep) char **kids = NULL;
+    int fd = -1, r;
+
+    r = cg_group_lock(g, &fd);
+    if (r < 0) {
+        if (r != -ENOENT)
+            r = cg_err_set(e, r, g->path, NULL, "cannot lock the group");
+        cg_group_free(g);
+        return r == -ENOENT ? 0 : r;
+    }
+    r = held_add(h, g, fd);
+    if (r < 0) {
+        closep(&fd);
+        cg_group_free(g);
+        return r;
+    }
+    r = cg_group_children(g, &kids);
+    if (r < 0)
+        return cg_err_set(e, r, g->path, NULL, "cannot list child groups");
+    for (char **k = kids; *k; k++) {
+        struct cg_group *c = NULL;
+
+        r = cg_group_child(g, *k, false, &c, NULL, e);
+        if (r == -ENOENT)
+            continue;
+        if (r < 0)
+            return r;
+        r = lock_tree(c, h, e);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Kills (or refuses), hands each group's final usage to the hook, deepest first, before
+ * any directory goes (a hook that fails leaves the whole tree in place), then removes the
+ * directories, deepest first. */
+static int remove_locked(const struct held *h, bool kill, pol_final_usage_fn hook, void *userdata,
+                         struct cg_err *e)
+{
+    struct cg_group *top = h->g[0];
+    int r;
+
+    r = cg_group_populated(top);
+    if (r < 0)
+        return cg_err_set(e, r, top->path, NULL, "cannot tell whether the group holds processes");
+    if (r > 0 && !kill)
+        return cg_err_set(e, -EBUSY, top->path, NULL,
+                          "processes are still running in the group (use --kill)");
+    if (r > 0) {
+        r = cg_group_kill(top, e);
+        if (r < 0)
+            return r;
+    }
+    /* The reverse of parents-first is children-first. */
+    for (size_t i = h->n; hook && i-- > 0;) {
+        struct ctl_usage u;
+
+        r = ctl_read_usage_all(h->g[i], &u);
+        if (r < 0)
+            return cg_err_set(e, r, h->g[i]->path, NULL, "cannot read the final usage");
+        r = hook(userdata, h->g[i], &u, e);
+        if (r < 0)
+            return r;
+    }
+    /* A process that appears meanwhile (a `corral run` racing us) makes this fail with
+     * EBUSY; it is not killed. */
+    for (size_t i = h->n; i-- > 0;) {
+        r = cg_group_remove(h->g[i], e);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 int pol_remove(struct cg_ctx *ctx, const char *path, bool kill, pol_final_usage_fn hook,
                void *userdata, struct cg_err *e)
 {
-    struct final_walk w = {.hook = hook, .userdata = userdata};
+    struct held h = {0};
+    struct cg_group *top = NULL;
+    int r;
 
     if (!path || !*path)
         return cg_err_set(e, -EINVAL, "", NULL, "refusing to remove the whole root");
-    return cg_group_remove_tree(ctx, path, kill, hook ? final_usage : NULL, &w, e);
+    r = cg_group_open(ctx, path, false, &top, NULL, e);
+    if (r == -ENOENT)
+        return cg_err_set(e, r, path, NULL, "no such group");
+    if (r < 0)
+        return r;
+    r = lock_tree(top, &h, e);
+    if (r >= 0)
+        r = h.n == 0 ? POL_REMOVE_GONE : remove_locked(&h, kill, hook, userdata, e);
+    held_free(&h);
+    return r;
 }

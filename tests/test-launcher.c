@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -187,7 +188,8 @@ static int run_argv(const struct pol_policy *p, unsigned flags, char *const *arg
     if (r == 0) {
         cr_assert_eq(res->cleanup_error, 0, "cleanup: %s", e.detail);
         assert_no_instance(res->group);
-        cr_assert(o.userdata == &dummy || ((struct final_seen *)o.userdata)->called);
+        cr_assert(o.userdata == &dummy || res->removed ||
+                  ((struct final_seen *)o.userdata)->called);
     }
     if (!w)
         cr_assert_eq(op.calls, 1, "the opener runs once");
@@ -320,7 +322,7 @@ static void check_placement(unsigned flags)
     policy_init(&p, "place", ALL_NS);
     cr_assert_eq(run_argv(&p, flags, argv, "cat1", &res, &out, NULL), 0);
     cr_assert_eq(res.exit_code, 0);
-    cr_assert_str_eq(res.group, "normal/place/run-cat1");
+    cr_assert_str_eq(res.group, "normal/place/cat1");
     cr_assert_eq(res.into_cgroup, v2 && !(flags & LAUNCH_FORCE_FALLBACK));
     for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
         char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -727,12 +729,120 @@ Test(launcher, unknown_user_and_existing_instance_refused)
     p.user[0] = '\0';
     /* An instance that exists is not ours: refused and left alone. */
     w = workload(&p);
-    cr_assert_eq(cg_group_child(w, "run-taken", true, &busy, NULL, NULL), 0);
+    cr_assert_eq(cg_group_child(w, "taken", true, &busy, NULL, NULL), 0);
     cr_assert_eq(run_argv(&p, 0, argv, "taken", &res, NULL, NULL), -EEXIST);
-    cr_assert(dir_exists(th_group_dir(CG_H_PIDS, "normal/refuse/run-taken")) ||
-              cg_ctx_is_v2(th_ctx()));
+    cr_assert(dir_exists(th_group_dir(CG_H_PIDS, "normal/refuse/taken")) || cg_ctx_is_v2(th_ctx()));
     cg_group_free(busy);
     cg_group_free(w);
+}
+
+/* The instance is the name given, checked before anything is made: an invalid one is
+ * refused by launch_check and by launch_run alike, with the rule it broke, and no group
+ * is created; "run-x" is "run-x", not "run-run-x". */
+Test(launcher, instance_name_is_the_given_name_and_checked_first)
+{
+    static const char *const bad[] = {
+        "Bad",
+        "",
+        "a/b",
+        "..",
+        "a b",
+        "\xff",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    char *argv[] = {"/bin/true", NULL};
+    struct launch_result res;
+    struct pol_policy p;
+    struct cg_group *w;
+    char **kids = NULL;
+
+    th_require_cgroups();
+    policy_init(&p, "named", 0);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct launch_opts o = {.policy = &p, .id = bad[i], .argv = argv};
+        struct cg_err e = {0};
+        int r = launch_check(&o, &e);
+
+        cr_assert(r == -EINVAL || r == -ENAMETOOLONG, "'%s': %d", bad[i], r);
+        cr_assert(strstr(e.detail, "[a-z0-9_-]{1,64}"), "'%s': %s", bad[i], e.detail);
+        cr_assert_eq(run_argv(&p, 0, argv, bad[i], &res, NULL, NULL), r, "'%s'", bad[i]);
+    }
+    w = workload(&p);
+    cr_assert_eq(cg_group_children(w, &kids), 0);
+    cr_assert_null(kids[0], "an invalid name made '%s'", kids[0]);
+    cg_strv_free(kids);
+    cg_group_free(w);
+    cr_assert_eq(run_argv(&p, 0, argv, "run-x", &res, NULL, NULL), 0);
+    cr_assert_str_eq(res.group, "normal/named/run-x");
+    cr_assert_eq(run_argv(&p, 0, argv, NULL, &res, NULL, NULL), 0);
+    cr_assert_eq(strncmp(res.group, "normal/named/run-", 17), 0, "%s", res.group);
+}
+
+/* What `corral remove --kill` does to a running instance, from another thread: it locks
+ * the instance, kills it, and removes it (recording the final usage is its business). */
+struct remover {
+    const char *path;
+    int r;
+};
+
+static void *remove_when_running(void *userdata)
+{
+    struct remover *rm = userdata;
+    struct cg_ctx *ctx = NULL;
+    struct cg_group *g = NULL;
+    int fd = -1;
+
+    rm->r = cg_ctx_new(th_root_arg(), &ctx, NULL);
+    /* until the workload is in it (30 s at most) */
+    for (int i = 0; rm->r == 0 && !g && i < 3000; i++) {
+        if (cg_group_open(ctx, rm->path, false, &g, NULL, NULL) == 0 && cg_group_populated(g) <= 0)
+            cg_group_free(TAKE_PTR(g));
+        if (!g)
+            (void)nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    if (rm->r == 0 && !g)
+        rm->r = -ETIMEDOUT;
+    if (rm->r == 0)
+        rm->r = cg_group_lock(g, &fd);
+    if (rm->r == 0)
+        rm->r = cg_group_kill(g, NULL);
+    if (rm->r == 0)
+        rm->r = cg_group_remove(g, NULL);
+    closep(&fd);
+    cg_group_free(g);
+    cg_ctx_free(ctx);
+    return NULL;
+}
+
+/* The end of a run whose instance was removed under it: launch_run waits for the
+ * remover's lock, finds the instance gone, and neither calls on_final (the remover
+ * records) nor fails; the workload's status is SIGKILL's. With and without a PID
+ * namespace (the init, or CMD itself, is what the kill ends). */
+Test(launcher, instance_removed_while_it_runs)
+{
+    static const unsigned ns[] = {ALL_NS, 0};
+    char *argv[] = {"/bin/sleep", "60", NULL};
+
+    th_require_cgroups();
+    for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+        struct remover rm = {.path = "normal/doomed/gone"};
+        struct final_seen fin;
+        struct launch_result res;
+        struct pol_policy p;
+        pthread_t t;
+
+        policy_init(&p, "doomed", ns[i]);
+        cg_group_free(workload(&p));
+        cr_assert_eq(pthread_create(&t, NULL, remove_when_running, &rm), 0);
+        cr_assert_eq(run_argv(&p, 0, argv, "gone", &res, NULL, &fin), 0);
+        cr_assert_eq(pthread_join(t, NULL), 0);
+        cr_assert_eq(rm.r, 0, "the remover: %s", strerror(-rm.r));
+        cr_assert(res.removed, "the end did not see the instance gone");
+        cr_assert_not(fin.called, "on_final was called for a removed instance");
+        cr_assert(WIFSIGNALED(res.wait_status) && WTERMSIG(res.wait_status) == SIGKILL,
+                  "status %#x", res.wait_status);
+        cr_assert_eq(res.exit_code, 128 + SIGKILL);
+        assert_no_instance("normal/doomed/gone");
+    }
 }
 
 /* capset(2) without libcap: drop CAP_SYS_ADMIN from the effective set. */
@@ -879,7 +989,7 @@ Test(launcher, cli_exit_codes_and_bad_input)
     if (!wl)
         wl = th_group_dir(CG_H_CPU, "high/web");
     cr_assert(dir_exists(wl));
-    cr_assert_eq(sh_status("ls -d %s/run-* 2>/dev/null | grep -q .", wl), 1);
+    cr_assert_eq(sh_status("find %s -mindepth 1 -type d | grep -q .", wl), 1);
     cr_assert(!dir_exists(th_group_dir(CG_H_CPU, "normal/ghost")));
     cr_assert_eq(sh_status("rm -rf %s", dir), 0);
     free(bin);

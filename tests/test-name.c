@@ -41,6 +41,26 @@ Test(name, invalid_names)
     cr_assert_not(cg_name_valid(n65));
 }
 
+Test(name, check_says_which_rule_was_broken)
+{
+    char n65[66];
+    struct cg_err e = {0};
+
+    memset(n65, 'a', 65);
+    n65[65] = '\0';
+    cr_assert_eq(cg_name_check("instance name", "run-1_a", &e), 0);
+    cr_assert_eq(cg_name_check("instance name", "", &e), -EINVAL);
+    cr_assert(strstr(e.detail, "it is empty"), "%s", e.detail);
+    cr_assert_eq(cg_name_check("instance name", NULL, &e), -EINVAL);
+    cr_assert_eq(cg_name_check("instance name", n65, &e), -ENAMETOOLONG);
+    cr_assert(strstr(e.detail, "65 characters, at most 64"), "%s", e.detail);
+    cr_assert_eq(cg_name_check("instance name", "wEb", &e), -EINVAL);
+    cr_assert(strstr(e.detail, "invalid instance name: character 2 is 'E'"), "%s", e.detail);
+    cr_assert_eq(cg_name_check("instance name", "a\001", &e), -EINVAL);
+    cr_assert(strstr(e.detail, "character 2 is \\x01"), "%s", e.detail);
+    cr_assert(strstr(e.detail, "[a-z0-9_-]{1,64}"), "%s", e.detail);
+}
+
 Test(name, paths)
 {
     struct cg_err e = {0};
