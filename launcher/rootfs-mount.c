@@ -127,16 +127,11 @@ static unsigned long mount_flags_of(int fd)
     return flags;
 }
 
-int rootfs_make_ro(int rootfd, const char *path, bool recursive)
+int rootfs_make_ro_fd(int fd, bool recursive)
 {
     struct rootfs_mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-    _cleanup_close_ int fd = -1;
     char fdp[32];
 
-    /* Opened anew: an fd taken before the mount points below it, not at its root. */
-    fd = rootfs_open_in_root(rootfd, path, ROOTFS_CREATE_NONE);
-    if (fd < 0)
-        return fd;
     if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
                 sizeof(attr)) == 0)
         return 0;
@@ -147,6 +142,17 @@ int rootfs_make_ro(int rootfd, const char *path, bool recursive)
               MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of(fd), NULL) < 0)
         return negative_errno();
     return 0;
+}
+
+int rootfs_make_ro(int rootfd, const char *path, bool recursive)
+{
+    _cleanup_close_ int fd = -1;
+
+    /* Opened anew: an fd taken before the mount points below it, not at its root. */
+    fd = rootfs_open_in_root(rootfd, path, ROOTFS_CREATE_NONE);
+    if (fd < 0)
+        return fd;
+    return rootfs_make_ro_fd(fd, recursive);
 }
 
 /* mount(2) of a new filesystem onto `path` beneath rootfd, created as a directory. */
