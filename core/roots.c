@@ -426,8 +426,12 @@ int cg_root_claim(struct cg_ctx *ctx, struct cg_err *e)
         exists |= dir_is(own.dir[i].path, 0) != 0;
     /* A missing root is registered when it is made (cg_root_create_registered). */
     r = live < 0 ? live : 0;
-    if (r == 0 && exists && live == 0)
+    /* Adopted, it is made ready as a root corral creates is (v2: the base prepared). */
+    if (r == 0 && exists && live == 0) {
         r = adopt(&own, e);
+        if (r == 0)
+            r = ctx->be->prepare_base(ctx, e);
+    }
     if (r == 0 && exists)
         r = entry_write(ctx, dfd, &own, e); /* adopted, or ours with a directory re-made */
 out:
