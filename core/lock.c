@@ -274,8 +274,11 @@ int cg_lock_take(int dirfd, const char *name, const char *who, uint64_t timeout_
     }
     if (r < 0)
         return r;
+    /* A record of one size, NUL-padded: overwritten in place, never truncated (a truncate
+     * is a journal transaction on a disk filesystem, milliseconds on a busy one). */
+    memset(info, 0, sizeof(info));
     snprintf(info, sizeof(info), "%d %s\n", (int)getpid(), who);
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, info, strlen(info), 0) != (ssize_t)strlen(info))
+    if (pwrite(fd, info, sizeof(info), 0) != (ssize_t)sizeof(info))
         cg_debug("lock %s: cannot write the holder: %s", name, strerror(errno));
     l = calloc(1, sizeof(*l));
     if (!l)
