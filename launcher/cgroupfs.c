@@ -66,6 +66,7 @@ struct cgfs_mount {
 };
 
 struct cgfs {
+    bool fresh; /* a cgroup namespace: mounts are collected, then made read-only and covered */
     size_t n;
     struct cgfs_mount m[CGROUPFS_MAX];
 };
@@ -129,6 +130,10 @@ static int add_line(struct cgfs *t, char *line)
     if (strcmp(f[dash + 1], "cgroup") != 0 && strcmp(f[dash + 1], "cgroup2") != 0)
         return 0;
     unescape(f[4], path, sizeof(path));
+    /* Without a cgroup namespace nothing more is mounted: read-only at once, by path, one
+     * system call (whatever is on top there becomes read-only, in our namespace only). */
+    if (!t->fresh)
+        return rootfs_make_ro_path(path);
     fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return negative_errno();
@@ -254,6 +259,7 @@ int launch_cgroupfs_read_only(const struct launch_child *c, char *detail, size_t
     if (!own_mount_ns(c))
         return -EPERM;
     t.n = 0;
+    t.fresh = c->cgroupns;
     r = collect(&t);
     for (size_t i = 0; i < t.n; i++) {
         if (r >= 0) {
