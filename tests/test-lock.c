@@ -213,14 +213,16 @@ static char *tree_snapshot(void)
     return s;
 }
 
-/* Two policy sets of 24 workloads each that share names and differ in values and
+#define N_SET 12
+
+/* Two policy sets of N_SET workloads each that share names and differ in values and
  * classes: any interleaving of their applies leaves a tree that is neither. */
 static void two_sets(void)
 {
-    char name[24][16], text[2][24][160];
-    const char *names[24], *texts[2][24];
+    char name[N_SET][16], text[2][N_SET][160];
+    const char *names[N_SET], *texts[2][N_SET];
 
-    for (int i = 0; i < 24; i++) {
+    for (int i = 0; i < N_SET; i++) {
         snprintf(name[i], sizeof(name[i]), "w%02d", i);
         names[i] = name[i];
         snprintf(text[0][i], sizeof(text[0][i]),
@@ -234,8 +236,8 @@ static void two_sets(void)
         texts[0][i] = text[0][i];
         texts[1][i] = text[1][i];
     }
-    th_env_policies(&env, "a", names, texts[0], 24);
-    th_env_policies(&env, "b", names, texts[1], 24);
+    th_env_policies(&env, "a", names, texts[0], N_SET);
+    th_env_policies(&env, "b", names, texts[1], N_SET);
 }
 
 Test(lock, concurrent_applies_end_in_one_reference_tree)
