@@ -31,6 +31,7 @@ struct cli {
     bool json;              /* --json */
     bool verbose;           /* --verbose */
     bool config_given;      /* --config or $CORRAL_CONFIG: then a missing file is an error */
+    uint64_t lock_timeout_usec; /* --lock-timeout, $CORRAL_LOCK_TIMEOUT, default 10 s */
 };
 
 typedef int (*cli_cmd_fn)(struct cli *cli, int argc, char **argv);
@@ -70,6 +71,18 @@ void cli_error_ctx(const struct cli *cli, const char *prefix, const struct cg_er
 struct cg_ctx;
 int cli_open_target(const struct cli *cli, const char *verb, const char *target,
                     struct cg_ctx **ret_ctx, char **ret_path);
+
+/* The one-writer lock of the root (core/lock.h) for a command that changes the tree:
+ * waits up to cli->lock_timeout_usec (saying so once on stderr), then checks that the
+ * root is corral's to change (cg_root_claim). On failure says why, prefixed with verb,
+ * and returns the exit status: 3 when the lock stays held (naming the holder) or the
+ * system fails, 1 for a root corral may not change; 0 with *ret on success. */
+struct cg_lock;
+int cli_lock_root(const struct cli *cli, struct cg_ctx *ctx, const char *verb,
+                  struct cg_lock **ret);
+
+/* --lock-timeout's and $CORRAL_LOCK_TIMEOUT's value ("10s", "500ms", "0"): 0 or -EINVAL. */
+int cli_parse_lock_timeout(const char *s, uint64_t *ret);
 
 /* Lifts the soft RLIMIT_NOFILE to the hard one, for commands that keep an fd per group
  * or per change open. */

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/policy-fs.h"
+#include "core/lock.h"
 #include "core/txn.h"
 #include "policy/apply.h"
 #include "policy/policy.h"
@@ -109,6 +110,7 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         {},
     };
     _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
+    _cleanup_(cg_lock_releasep) struct cg_lock *lock = NULL;
     struct pol_diags diags = {0};
     struct pol_config cfg = {0};
     struct pol_set set = {0};
@@ -147,6 +149,8 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         goto out;
     }
     ret = cli_open_target(cli, "apply", NULL, &ctx, NULL);
+    if (ret == EXIT_OK && !dry_run)
+        ret = cli_lock_root(cli, ctx, "apply", &lock); /* one writer; held to the end */
     if (ret != EXIT_OK)
         goto out;
     /* A first apply of many policies keeps one descriptor per change open until it

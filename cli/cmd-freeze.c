@@ -11,6 +11,7 @@
 #include "cli/hooks.h"
 #include "controllers/freezer.h"
 #include "core/cgroup.h"
+#include "core/lock.h"
 #include "policy/units.h"
 
 static uint64_t now_usec(void)
@@ -39,6 +40,7 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
     };
     _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
     _cleanup_(cg_group_freep) struct cg_group *g = NULL;
+    _cleanup_(cg_lock_releasep) struct cg_lock *lock = NULL;
     _cleanup_free_ char *path = NULL;
     struct ctl_freeze_stuck stuck = {0};
     enum ctl_freeze_state before;
@@ -76,6 +78,8 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
         return EXIT_USAGE;
     }
     r = cli_open_target(cli, verb, argv[optind], &ctx, &path);
+    if (r == EXIT_OK)
+        r = cli_lock_root(cli, ctx, verb, &lock);
     if (r != EXIT_OK)
         return r;
     r = cg_group_open(ctx, path, false, &g, NULL, &e);

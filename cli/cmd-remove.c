@@ -7,6 +7,7 @@
 #include "accounting/ledger.h"
 #include "cli/cli.h"
 #include "cli/hooks.h"
+#include "core/lock.h"
 #include "policy/remove.h"
 
 struct final_ctx {
@@ -62,6 +63,7 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
     };
     _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
     _cleanup_(acct_ledger_closep) struct acct_ledger *ledger = NULL;
+    _cleanup_(cg_lock_releasep) struct cg_lock *lock = NULL;
     _cleanup_free_ char *path = NULL;
     struct final_ctx fin = {.cli = cli};
     struct cg_err e = {0};
@@ -85,6 +87,8 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     r = cli_open_target(cli, "remove", argv[optind], &ctx, &path);
+    if (r == EXIT_OK)
+        r = cli_lock_root(cli, ctx, "remove", &lock);
     if (r != EXIT_OK)
         return r;
     /* The final usage of every group goes to the ledger before its directory does; a ledger

@@ -25,6 +25,7 @@
 #include "cli/cli.h"
 #include "cli/hooks.h"
 #include "cli/policy-fs.h"
+#include "core/lock.h"
 #include "launcher/launcher.h"
 #include "policy/apply.h"
 
@@ -213,6 +214,9 @@ struct final_ctx {
     bool writing;
     int write_error;
     struct cg_err write_err;
+    /* The root's lock: held while the instance is made and the child placed, let go while
+     * CMD runs, taken again to record and remove the instance. */
+    struct cg_lock *lock;
 };
 
 /* Opening the ledger (SQLite reads its schema and prepares its statements) costs about as
@@ -263,6 +267,7 @@ static void instance_started(void *userdata, struct cg_group *instance)
 {
     struct final_ctx *f = userdata;
 
+    cg_lock_release(TAKE_PTR(f->lock));
     /* quietly: record_final tries again, and says why if it fails there too */
     f->group_read =
         cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL, true,
@@ -284,6 +289,9 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
     struct final_ctx *f = userdata;
     int r;
 
+    if (cli_lock_root(f->cli, instance->ctx, "run", &f->lock) != EXIT_OK)
+        cli_warn(f->cli, "run: recording and removing instance '%s' without the lock",
+                 instance->path);
     ledger_wait(f);
     if (f->ledger_error < 0) {
         cli_error_ctx(f->cli, "ledger", &f->ledger_err, f->ledger_error);
@@ -393,6 +401,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     }
 
     r = cli_open_target(cli, "run", NULL, &ctx, NULL);
+    if (r == EXIT_OK)
+        r = cli_lock_root(cli, ctx, "run", &fin.lock);
     if (r != EXIT_OK)
         goto out;
     ledger_start(&fin);
@@ -401,6 +411,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     /* An inherited SIG_IGN would make the kernel reap our child before we see its status. */
     (void)signal(SIGCHLD, SIG_DFL);
     r = launch_run_open(ctx, open_workload, &wo, &o, &res, &e);
+    cg_lock_release(TAKE_PTR(fin.lock));
     final_done(&fin);
     if (r < 0 && wo.failed) {
         cli_error_ctx(cli, "run: workload", &e, r);
@@ -421,6 +432,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         cli_error_ctx(cli, "run: removing the instance", &e, res.cleanup_error);
     r = res.failed != LAUNCH_STAGE_NONE ? child_failure(cli, &res, o.argv[0]) : res.exit_code;
 out:
+    cg_lock_release(fin.lock);
     ledger_wait(&fin);
     acct_ledger_close(fin.ledger);
     pol_set_free(&set);

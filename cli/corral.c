@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "config.h"
+#include "core/lock.h"
 
 static const struct cli_cmd commands[] = {
     {"check", cmd_check, "[FILE...]", "validate policies (default: the policy dir)"},
@@ -41,7 +42,12 @@ static void usage(FILE *f, const char *prog)
             "\n"
             "Options (before the command):\n"
             "  --root R        group root: /A/B from the hierarchy root, ./A nested under\n"
-            "                  the caller's own cgroup (env CORRAL_ROOT, default corral)\n"
+            "                  the caller's own cgroup (env CORRAL_ROOT, default corral);\n"
+            "                  never empty, never inside or around another corral root\n"
+            "  --lock-timeout T\n"
+            "                  how long apply, run, freeze, thaw and remove wait for the\n"
+            "                  root's lock while another writer holds it, then exit 3\n"
+            "                  (env CORRAL_LOCK_TIMEOUT, default 10s; 0: do not wait)\n"
             "  --config F      corral.conf (env CORRAL_CONFIG, default %s)\n"
             "  --policy-dir D  policy directory (env CORRAL_POLICY_DIR, default %s)\n"
             "  --ledger L      usage ledger, SQLite (env CORRAL_LEDGER, default %s)\n"
@@ -64,9 +70,10 @@ static const char *env_or(const char *name, const char *def)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_ROOT = 256, OPT_CONFIG, OPT_POLICY_DIR, OPT_LEDGER, OPT_JSON };
+    enum { OPT_ROOT = 256, OPT_CONFIG, OPT_POLICY_DIR, OPT_LEDGER, OPT_JSON, OPT_LOCK_TIMEOUT };
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
+        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
         {"ledger", required_argument, NULL, OPT_LEDGER},
@@ -78,19 +85,32 @@ int main(int argc, char **argv)
     };
     struct cli cli = {
         .prog = "corral",
-        .root = env_or("CORRAL_ROOT", "corral"),
+        .root = NULL, /* cg_ctx_new: $CORRAL_ROOT, else "corral"; empty is refused */
         .config = env_or("CORRAL_CONFIG", CORRAL_DEFAULT_CONFIG),
         .policy_dir = env_or("CORRAL_POLICY_DIR", CORRAL_DEFAULT_POLICY_DIR),
         .ledger = env_or("CORRAL_LEDGER", CORRAL_DEFAULT_LEDGER),
         .config_given = getenv("CORRAL_CONFIG") && *getenv("CORRAL_CONFIG"),
+        .lock_timeout_usec = CG_LOCK_TIMEOUT_DEFAULT_USEC,
     };
+    const char *lt = getenv("CORRAL_LOCK_TIMEOUT");
     int c;
+
+    if (lt && *lt && cli_parse_lock_timeout(lt, &cli.lock_timeout_usec) < 0) {
+        cli_error(&cli, "CORRAL_LOCK_TIMEOUT='%s': not a duration (e.g. 30s, 500ms, 0)", lt);
+        return EXIT_USAGE;
+    }
 
     /* "+": stop at the first non-option, which is the command. */
     while ((c = getopt_long(argc, argv, "+vhV", opts, NULL)) >= 0) {
         switch (c) {
         case OPT_ROOT:
             cli.root = optarg;
+            break;
+        case OPT_LOCK_TIMEOUT:
+            if (cli_parse_lock_timeout(optarg, &cli.lock_timeout_usec) < 0) {
+                cli_error(&cli, "--lock-timeout '%s': not a duration (e.g. 30s, 500ms, 0)", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case OPT_CONFIG:
             cli.config = optarg;

@@ -21,6 +21,7 @@
 
 #include "cli/cli.h"
 #include "cli/corrald.h"
+#include "core/lock.h"
 #include "core/txn.h"
 #include "policy/apply.h"
 
@@ -406,6 +407,9 @@ static int setup(struct corrald *d)
         log_err(d, LOG_ERR, "cannot use the cgroup hierarchy", &e, r);
         return r;
     }
+    r = corrald_lock_root(d);
+    if (r < 0)
+        return r;
     r = pol_config_builtin(&d->cfg);
     if (r < 0)
         return r;
@@ -468,6 +472,7 @@ int corrald_run(const struct corrald_opts *o)
     acct_ledger_close(d.ledger);
     pol_set_free(&d.set);
     pol_config_free(&d.cfg);
+    cg_lock_release(d.lock);
     cg_ctx_free(d.ctx);
     d.ev = sd_event_unref(d.ev);
     return r < 0 ? cli_exit_code(r) == EXIT_INVALID ? EXIT_SYSTEM : cli_exit_code(r) : r;

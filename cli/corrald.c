@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/corrald.h"
 #include "config.h"
+#include "core/lock.h"
 #include "policy/units.h"
 
 static void usage(FILE *f)
@@ -20,7 +21,10 @@ static void usage(FILE *f)
             "re-applies the policy directory when it changes. Speaks sd_notify; logs to the\n"
             "journal when there is one. See corrald(8).\n"
             "\n"
-            "  --root R          group root (env CORRAL_ROOT, default corral)\n"
+            "  --root R          group root (env CORRAL_ROOT, default corral); corrald\n"
+            "                    holds its lock for as long as it runs\n"
+            "  --lock-timeout T  how long to wait at start for the root's lock while a\n"
+            "                    command holds it (env CORRAL_LOCK_TIMEOUT, default 10s)\n"
             "  --config F        corral.conf (env CORRAL_CONFIG, default %s)\n"
             "  --policy-dir D    policy directory (env CORRAL_POLICY_DIR, default %s)\n"
             "  --ledger L        usage ledger (env CORRAL_LEDGER, default %s)\n"
@@ -44,9 +48,18 @@ static const char *env_or(const char *name, const char *def)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_ROOT = 256, OPT_CONFIG, OPT_POLICY_DIR, OPT_LEDGER, OPT_FOREGROUND, OPT_BUFFER };
+    enum {
+        OPT_ROOT = 256,
+        OPT_CONFIG,
+        OPT_POLICY_DIR,
+        OPT_LEDGER,
+        OPT_FOREGROUND,
+        OPT_BUFFER,
+        OPT_LOCK_TIMEOUT
+    };
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
+        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
         {"ledger", required_argument, NULL, OPT_LEDGER},
@@ -58,19 +71,32 @@ int main(int argc, char **argv)
         {},
     };
     struct corrald_opts o = {
-        .root = env_or("CORRAL_ROOT", "corral"),
+        .root = NULL, /* cg_ctx_new: $CORRAL_ROOT, else "corral"; empty is refused */
         .config = env_or("CORRAL_CONFIG", CORRAL_DEFAULT_CONFIG),
         .policy_dir = env_or("CORRAL_POLICY_DIR", CORRAL_DEFAULT_POLICY_DIR),
         .ledger = env_or("CORRAL_LEDGER", CORRAL_DEFAULT_LEDGER),
         .config_given = getenv("CORRAL_CONFIG") && *getenv("CORRAL_CONFIG"),
         .buffer_max = CORRALD_BUFFER_DEFAULT,
+        .lock_timeout_usec = CG_LOCK_TIMEOUT_DEFAULT_USEC,
     };
+    const char *lt = getenv("CORRAL_LOCK_TIMEOUT");
     int c;
+
+    if (lt && *lt && cli_parse_lock_timeout(lt, &o.lock_timeout_usec) < 0) {
+        fprintf(stderr, "corrald: CORRAL_LOCK_TIMEOUT='%s': not a duration\n", lt);
+        return EXIT_USAGE;
+    }
 
     while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) >= 0) {
         switch (c) {
         case OPT_ROOT:
             o.root = optarg;
+            break;
+        case OPT_LOCK_TIMEOUT:
+            if (cli_parse_lock_timeout(optarg, &o.lock_timeout_usec) < 0) {
+                fprintf(stderr, "corrald: --lock-timeout: not a duration: '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case OPT_CONFIG:
             o.config = optarg;

@@ -36,6 +36,7 @@ struct corrald_opts {
     bool foreground; /* log to stderr even when the journal is there */
     bool verbose;    /* debug messages too */
     uint64_t buffer_max;
+    uint64_t lock_timeout_usec; /* for the root's lock at start */
 };
 
 /* ---- logging (corrald-log.c) ---- */
@@ -110,6 +111,7 @@ struct corrald {
     sd_event *ev;
     sd_event_source *timer, *debounce, *inotify_src, *sigterm, *sigint;
     struct cg_ctx *ctx;
+    struct cg_lock *lock; /* the root's one-writer lock, held for the daemon's life */
     struct acct_sampler *sampler;
     struct acct_ledger *ledger; /* NULL while it cannot be opened */
     struct corrald_buffer buf;
@@ -149,6 +151,10 @@ int corrald_store(struct corrald *d, const struct acct_sample *smp, size_t n, bo
                   uint64_t start_ns);
 /* The policy's Account= of a workload, or NULL. */
 const char *corrald_account(void *userdata, const char *class_name, const char *workload);
+
+/* corrald-lock.c: takes the root's lock (waiting up to o.lock_timeout_usec) and claims
+ * the root (core/roots.h); logs why not. */
+int corrald_lock_root(struct corrald *d);
 
 /* corrald-watch.c */
 int corrald_watch_init(struct corrald *d);

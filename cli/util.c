@@ -8,6 +8,9 @@
 
 #include "cli/cli.h"
 #include "core/cgroup.h"
+#include "core/lock.h"
+#include "core/roots.h"
+#include "policy/units.h"
 
 int cli_exit_code(int r)
 {
@@ -73,6 +76,17 @@ void cli_raise_nofile(void)
     }
 }
 
+/* A root the rules of core/roots.h refuse (exit 1: the input), or a system error. */
+static int root_refused(const struct cli *cli, const char *verb, const struct cg_err *e, int r)
+{
+    if (r != -EEXIST && r != -ENOTEMPTY) {
+        cli_error_ctx(cli, verb, e, r);
+        return EXIT_SYSTEM;
+    }
+    cli_error(cli, "%s: %s", verb, e->detail);
+    return EXIT_INVALID;
+}
+
 int cli_open_target(const struct cli *cli, const char *verb, const char *target,
                     struct cg_ctx **ret_ctx, char **ret_path)
 {
@@ -85,6 +99,10 @@ int cli_open_target(const struct cli *cli, const char *verb, const char *target,
         /* a malformed --root is the caller's input; anything else is the system's */
         return r == -EINVAL || r == -ENAMETOOLONG ? EXIT_INVALID : EXIT_SYSTEM;
     }
+    /* A root inside or around another is refused by every command (core/roots.h). */
+    r = cg_root_check(*ret_ctx, &e);
+    if (r < 0)
+        return root_refused(cli, verb, &e, r);
     if (!target)
         return EXIT_OK;
     r = cg_resolve_target(*ret_ctx, target, ret_path, &e);
@@ -92,5 +110,69 @@ int cli_open_target(const struct cli *cli, const char *verb, const char *target,
         cli_error_ctx(cli, verb, &e, r);
         return cli_exit_code(r);
     }
+    return EXIT_OK;
+}
+
+int cli_parse_lock_timeout(const char *s, uint64_t *ret)
+{
+    if (s && strcmp(s, "0") == 0) {
+        *ret = 0;
+        return 0;
+    }
+    return pol_parse_duration(s, ret) < 0 ? -EINVAL : 0;
+}
+
+static void say_holder(const struct cli *cli, const char *verb, const struct cg_ctx *ctx,
+                       const struct cg_lock_holder *h, const char *how)
+{
+    cli_error(cli, "%s: %s the lock of root '%s', held by pid %d (%s)", verb, how, ctx->root_arg,
+              (int)h->pid, h->what[0] ? h->what : "it did not say what it is");
+}
+
+int cli_lock_root(const struct cli *cli, struct cg_ctx *ctx, const char *verb, struct cg_lock **ret)
+{
+    _cleanup_(cg_lock_releasep) struct cg_lock *l = NULL;
+    _cleanup_free_ char *who = NULL;
+    struct cg_lock_holder h = {0};
+    struct cg_err e = {0};
+    char how[64];
+    int r;
+
+    if (asprintf(&who, "%s %s", cli->prog, verb) < 0)
+        return EXIT_SYSTEM;
+    /* One attempt first, so a wait is announced: the command is not hung. */
+    r = cg_root_lock(ctx, who, 0, &l, &h, &e);
+    if (r == -ETIMEDOUT && cli->lock_timeout_usec > 0) {
+        snprintf(how, sizeof(how), "waiting up to %.3g s for",
+                 (double)cli->lock_timeout_usec / 1e6);
+        say_holder(cli, verb, ctx, &h, how);
+        r = cg_root_lock(ctx, who, cli->lock_timeout_usec, &l, &h, &e);
+    }
+    if (r == -EBUSY) {
+        /* Until corral can ask the daemon, a root it owns is not changed directly. */
+        cli_error(cli,
+                  "%s: root '%s' is owned by the daemon, %s (pid %d), which holds its lock for as "
+                  "long as it runs and applies its own policy directory; stop it to change the "
+                  "tree directly",
+                  verb, ctx->root_arg, h.what, (int)h.pid);
+        return EXIT_SYSTEM;
+    }
+    if (r == -ETIMEDOUT) {
+        if (cli->lock_timeout_usec == 0)
+            snprintf(how, sizeof(how), "--lock-timeout 0: cannot take");
+        else
+            snprintf(how, sizeof(how), "gave up after %.3g s waiting for",
+                     (double)cli->lock_timeout_usec / 1e6);
+        say_holder(cli, verb, ctx, &h, how);
+        return EXIT_SYSTEM;
+    }
+    if (r < 0) {
+        cli_error_ctx(cli, verb, &e, r);
+        return EXIT_SYSTEM;
+    }
+    r = cg_root_claim(ctx, &e);
+    if (r < 0)
+        return root_refused(cli, verb, &e, r);
+    *ret = TAKE_PTR(l);
     return EXIT_OK;
 }

@@ -56,6 +56,10 @@ struct cg_ctx {
      * instead of walking every hierarchy from its mount again (after checking it still
      * exists, so a root removed and re-created behind a long-lived process is reopened). */
     struct cg_group *root_cache;
+    /* core/roots.h: the root's id (computed once) and the other roots found inside it
+     * (cg_roots_load_inside), paths relative to the root. */
+    char *root_id;
+    char **roots_inside;
 };
 
 struct cg_group {
@@ -64,7 +68,8 @@ struct cg_group {
     int fd[_CG_H_MAX]; /* -1 where the hierarchy is missing; v2 uses fd[0] only */
 };
 
-/* Discovers the system and resolves root (NULL: $CORRAL_ROOT, else "corral"). Touches nothing. */
+/* Discovers the system and resolves root (NULL: $CORRAL_ROOT, else "corral"; an empty
+ * root, given or in the environment, is -EINVAL). Touches nothing. */
 int cg_ctx_new(const char *root, struct cg_ctx **ret, struct cg_err *e);
 void cg_ctx_free(struct cg_ctx *ctx);
 DEFINE_POINTER_CLEANUP(struct cg_ctx, cg_ctx_free)
@@ -151,14 +156,15 @@ typedef int (*cg_group_visit_fn)(void *userdata, struct cg_group *g, struct cg_e
 int cg_group_walk_post(struct cg_group *g, cg_group_visit_fn fn, void *userdata, struct cg_err *e);
 
 /* Removes the group and every group below it, deepest first. With kill, kills processes
- * first; without, refuses with -EBUSY (nothing removed) if any process lives there.
+ * first; without, refuses with -EBUSY (nothing removed) if any process lives there. A
+ * group that is or holds another corral root (core/roots.h) is refused with -EBUSY.
  * before_remove (optional) is called once on the emptied group before any directory
  * goes; if it fails, nothing is removed. */
 int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill,
                          cg_group_visit_fn before_remove, void *userdata, struct cg_err *e);
 
-/* Removes the whole corral root (kills what runs there). For tests and the demo. Missing
- * root is not an error. */
+/* Removes the whole corral root (kills what runs there), its registry entry and its lock
+ * file. For tests and the demo. Missing root is not an error. */
 int cg_root_destroy(struct cg_ctx *ctx, struct cg_err *e);
 
 /* Resolves a user's TARGET to a group path relative to the root: "class/workload[/instance]"

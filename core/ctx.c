@@ -51,6 +51,8 @@ void cg_ctx_free(struct cg_ctx *ctx)
     }
     free(ctx->root_arg);
     free(ctx->root_rel);
+    free(ctx->root_id);
+    cg_strv_free(ctx->roots_inside);
     free(ctx);
 }
 
@@ -63,8 +65,14 @@ int cg_ctx_new(const char *root, struct cg_ctx **ret, struct cg_err *e)
 
     if (!root)
         root = getenv("CORRAL_ROOT");
-    if (!root || !*root)
+    if (!root)
         root = "corral";
+    /* Not the machine-wide default in disguise: an empty value is a mistake (an unset
+     * variable in a script), and silently acting on /corral would hit the wrong tree. */
+    if (!*root)
+        return cg_err_set(e, -EINVAL, NULL, NULL,
+                          "empty root (--root '' or CORRAL_ROOT=''): give /NAME[/NAME...] or "
+                          "./NAME[/NAME...], or leave both unset for the default 'corral'");
 
     if (strncmp(root, "./", 2) == 0) {
         nested = true;

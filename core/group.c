@@ -16,6 +16,8 @@
 #include "core/internal.h"
 #include "core/log.h"
 #include "core/name.h"
+#include "core/lock.h"
+#include "core/roots.h"
 
 bool cg_slot(const struct cg_ctx *ctx, int h)
 {
@@ -208,9 +210,22 @@ static bool root_cache_valid(const struct cg_group *root)
     return true;
 }
 
+struct make_root {
+    struct cg_group *base;
+    struct cg_group *root;
+};
+
+static int make_root(struct cg_ctx *ctx, void *userdata, struct cg_err *e)
+{
+    struct make_root *m = userdata;
+
+    return walk(TAKE_PTR(m->base), ctx->root_rel, true, &m->root, NULL, e);
+}
+
 int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct cg_err *e)
 {
-    struct cg_group *base = NULL, *root = NULL;
+    struct cg_group *base = NULL, *root = NULL, *copy = NULL;
+    struct cg_err e1 = {0};
     int r;
 
     if (ctx->root_cache) {
@@ -223,13 +238,25 @@ int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct 
         return r;
     if (create) {
         r = ctx->be->prepare_base(ctx, e);
+        if (r >= 0)
+            r = cg_group_dup(base, &copy);
         if (r < 0) {
             cg_group_free(base);
             return r;
         }
     }
     /* walk() takes base; the root's path is "" whatever its name in the hierarchy. */
-    r = walk(base, ctx->root_rel, create, &root, NULL, e);
+    r = walk(base, ctx->root_rel, false, &root, NULL, &e1);
+    if (r == -ENOENT && create) {
+        /* Made here, so registered here: after the other roots were checked (roots.h). */
+        struct make_root m = {.base = TAKE_PTR(copy)};
+
+        r = cg_root_create_registered(ctx, make_root, &m, e);
+        cg_group_free(m.base);
+        root = m.root;
+    } else if (r < 0 && e)
+        *e = e1;
+    cg_group_free(copy);
     if (r < 0) {
         if (r == -ENOENT && !create)
             return cg_err_set(e, r, NULL, NULL, "corral root '%s' does not exist", ctx->root_arg);
@@ -549,6 +576,12 @@ int cg_group_remove_tree(struct cg_ctx *ctx, const char *path, bool kill,
     r = cg_group_open(ctx, path, false, &g, NULL, e);
     if (r < 0)
         return r;
+    r = cg_roots_load_inside(ctx, e);
+    if (r < 0)
+        return r;
+    if (cg_group_overlaps_root(g))
+        return cg_err_set(e, -EBUSY, g->path, NULL,
+                          "another corral root lies in it; corral removes only what it made");
     r = cg_group_populated(g);
     if (r < 0)
         return cg_err_set(e, r, g->path, NULL, "cannot tell whether the group holds processes");
@@ -575,6 +608,10 @@ int cg_root_destroy(struct cg_ctx *ctx, struct cg_err *e)
     int r = cg_group_remove_tree(ctx, "", true, NULL, NULL, e);
     cg_group_free(TAKE_PTR(ctx->root_cache));
     if (r == -ENOENT)
-        return 0;
+        r = 0;
+    if (r == 0) {
+        cg_root_unregister(ctx);
+        cg_root_lock_forget(ctx);
+    }
     return r;
 }

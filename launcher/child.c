@@ -54,6 +54,19 @@ static void enter_fs(const struct launch_child *c)
         launch_child_fail_detail(c->report_fd, LAUNCH_STAGE_ROOTFS, -r, e.detail);
 }
 
+/* After the filesystem is built: cgroupfs read-only (cgroupfs.c). */
+static void view_cgroupfs(const struct launch_child *c)
+{
+    char detail[320];
+    int r;
+
+    if (!c->cgroupfs_ro)
+        return;
+    r = launch_cgroupfs_read_only(c, detail, sizeof(detail));
+    if (r < 0)
+        launch_child_fail_detail(c->report_fd, LAUNCH_STAGE_MOUNT, -r, detail);
+}
+
 /*
  * execvpe() as a shell searches: $PATH of the workload's environment (not ours), and 127
  * unless a file was found that could not be executed. glibc reports EACCES when merely a
@@ -157,7 +170,7 @@ _Noreturn void launch_child_main(struct launch_child *c)
         (void)close(c->sync_fd);
 
     if (c->clone_ns & CLONE_NEWNS) {
-        r = launch_ns_mounts_private();
+        r = launch_ns_mounts_private(c->mounts_slave);
         if (r < 0)
             launch_child_fail(c->report_fd, LAUNCH_STAGE_MOUNT, -r);
     }
@@ -180,6 +193,7 @@ _Noreturn void launch_child_main(struct launch_child *c)
         /* Only the host mode gets here: a root of its own needs the PID namespace
          * (policy validation, and launch_fs_enter refuses otherwise). */
         enter_fs(c);
+        view_cgroupfs(c);
         exec_workload(c);
     }
 
@@ -192,6 +206,7 @@ _Noreturn void launch_child_main(struct launch_child *c)
             launch_child_fail(c->report_fd, LAUNCH_STAGE_PROC, -r);
     }
     enter_fs(c);
+    view_cgroupfs(c);
     {
         sigset_t chld;
         sigemptyset(&chld);

@@ -45,6 +45,15 @@ struct launch_child {
     const char *workdir;     /* never NULL; in the workload's root when fs has one */
     const struct pol_fs *fs; /* [Filesystem] to enter (launch_fs_enter), or NULL */
     bool no_new_privs;
+    /* cgroupfs (cgroupfs.c): made read-only in the child's own mount namespace; that
+     * namespace follows the caller's mounts (MS_SLAVE) when only this asked for it
+     * (launch_ns_plan); and the caller's namespace, which the child must not be in. */
+    bool cgroupfs_ro;
+    bool mounts_slave;
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } caller_mnt_ns;
     const struct launch_creds *creds;
     char *const *argv;
     char *const *envp;
@@ -62,11 +71,20 @@ int launch_place_recv(int sock, int fds[_CG_H_MAX]);
 /* Child entry: never returns. */
 _Noreturn void launch_child_main(struct launch_child *c);
 
+/* Parent side, before the clone (ns.c): whether the child makes cgroupfs read-only, and
+ * a mount namespace for that when the policy gave it none and the workload runs as
+ * root (uid 0 may write cgroupfs; another uid may not, its files being root's). */
+void launch_ns_plan(struct launch_child *c);
+
 /* Child side of the namespaces (ns.c). Each returns 0 or -errno. */
-int launch_ns_mounts_private(void);
+int launch_ns_mounts_private(bool slave);
 int launch_ns_mount_proc(void);
 int launch_ns_loopback_up(void);
 int launch_ns_hostname(const char *name);
+
+/* cgroupfs.c, child side: every cgroup mount read-only (and, with c->cgroupns, a fresh
+ * read-only mount of each on top); detail says what failed. 0 or -errno. */
+int launch_cgroupfs_read_only(const struct launch_child *c, char *detail, size_t size);
 
 /* PID 1 of the new PID namespace: forwards `forward` to main, reaps everything, exits
  * with main's status once it is gone (init.c). */

@@ -51,6 +51,10 @@ int rootfs_open_in_root(int rootfd, const char *path, enum rootfs_create create)
 
 /* Makes the mount whose root `path` is (beneath rootfd) read-only, recursively or not. */
 int rootfs_make_ro(int rootfd, const char *path, bool recursive);
+/* The same for the mount an fd (O_PATH will do) was opened on, or for the mount on top
+ * at an absolute path (not recursively). */
+int rootfs_make_ro_fd(int fd, bool recursive);
+int rootfs_make_ro_path(const char *path);
 
 /* The API filesystems of root mode, each mounted beneath rootfd (the new root). */
 int rootfs_mount_proc(int rootfd, struct cg_err *e);

@@ -127,26 +127,49 @@ static unsigned long mount_flags_of(int fd)
     return flags;
 }
 
-int rootfs_make_ro(int rootfd, const char *path, bool recursive)
+static int setattr_ro(int dirfd, const char *path, unsigned flags)
 {
     struct rootfs_mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-    _cleanup_close_ int fd = -1;
-    char fdp[32];
 
-    /* Opened anew: an fd taken before the mount points below it, not at its root. */
-    fd = rootfs_open_in_root(rootfd, path, ROOTFS_CREATE_NONE);
-    if (fd < 0)
-        return fd;
-    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
-                sizeof(attr)) == 0)
-        return 0;
-    if (errno != ENOSYS)
-        return negative_errno();
+    return syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr)) == 0
+               ? 0
+               : negative_errno();
+}
+
+int rootfs_make_ro_path(const char *path)
+{
+    _cleanup_close_ int fd = -1;
+    int r = setattr_ro(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW);
+
+    if (r != -ENOSYS)
+        return r;
+    fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? negative_errno() : rootfs_make_ro_fd(fd, false);
+}
+
+int rootfs_make_ro_fd(int fd, bool recursive)
+{
+    char fdp[32];
+    int r = setattr_ro(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+
+    if (r != -ENOSYS)
+        return r;
     /* Before 5.12: only the top mount can be made read-only in one call. */
     if (mount(NULL, rootfs_fd_path(fd, fdp), NULL,
               MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of(fd), NULL) < 0)
         return negative_errno();
     return 0;
+}
+
+int rootfs_make_ro(int rootfd, const char *path, bool recursive)
+{
+    _cleanup_close_ int fd = -1;
+
+    /* Opened anew: an fd taken before the mount points below it, not at its root. */
+    fd = rootfs_open_in_root(rootfd, path, ROOTFS_CREATE_NONE);
+    if (fd < 0)
+        return fd;
+    return rootfs_make_ro_fd(fd, recursive);
 }
 
 /* mount(2) of a new filesystem onto `path` beneath rootfd, created as a directory. */

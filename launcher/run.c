@@ -245,6 +245,7 @@ static int prepare(struct run_state *s, const struct launch_opts *o, bool v1, st
     s->c.no_new_privs = p->no_new_privs;
     s->c.fs = launch_fs_wanted(&p->fs) ? &p->fs : NULL;
     s->c.creds = &s->creds;
+    launch_ns_plan(&s->c); /* cgroupfs read-only, in a mount namespace of its own */
     s->c.argv = o->argv;
     s->c.envp = s->env;
     s->c.path = launch_env_path(s->env);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/macro.h"
+#include "core/roots.h"
 #include "policy/apply.h"
 #include "policy/parallel.h"
 #include "policy/units.h"
@@ -299,6 +300,12 @@ static bool workload_wanted(const struct pol_policy **members, size_t n_members,
     return bsearch(name, members, n_members, sizeof(*members), cmp_name_policy) != NULL;
 }
 
+/* Another corral root there (core/roots.h): not corral's to remove, whatever its name. */
+static int keep_root(struct pol_apply_result *res, const struct cg_group *g)
+{
+    return add_warning(res, g->path, "Root", "another corral root lies here: not removed");
+}
+
 static int prune_one(void *userdata, struct cg_group *g, struct cg_err *e)
 {
     return cg_txn_remove(userdata, g, e);
@@ -311,6 +318,8 @@ static int prune_group(struct cg_group *g, struct cg_txn *t, struct pol_apply_re
 {
     int r;
 
+    if (cg_group_overlaps_root(g))
+        return keep_root(res, g);
     /* populated covers the whole subtree: when it is 0, nothing below holds a process. */
     r = cg_group_populated(g);
     if (r < 0)
@@ -329,6 +338,8 @@ static int prune_class(struct cg_group *cg, struct cg_txn *t, struct pol_apply_r
     size_t busy_before = res->n_busy;
     int r;
 
+    if (cg_group_overlaps_root(cg) == CG_ROOT_IN)
+        return keep_root(res, cg);
     r = cg_group_children(cg, &workloads);
     if (r < 0)
         return cg_err_set(e, r, cg->path, NULL, "cannot list workload groups");
@@ -341,7 +352,7 @@ static int prune_class(struct cg_group *cg, struct cg_txn *t, struct pol_apply_r
         if (r < 0)
             return r;
     }
-    if (res->n_busy > busy_before)
+    if (res->n_busy > busy_before || cg_group_overlaps_root(cg))
         return 0;
     /* Processes placed in the class group itself (not by corral) keep it too. Its
      * children are gone by now (or, in a dry run, planned to go). */
@@ -359,6 +370,9 @@ static int prune(struct cg_group *root, const struct pol_set *set, const struct 
     _cleanup_(cg_strv_freep) char **classes = NULL;
     int r;
 
+    r = cg_roots_load_inside(root->ctx, e);
+    if (r < 0)
+        return r;
     r = cg_group_children(root, &classes);
     if (r < 0)
         return cg_err_set(e, r, "", NULL, "cannot list class groups");

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -260,4 +262,158 @@ void th_assert_file(enum cg_hier h, const char *grp, const char *file, const cha
     cr_assert_not_null(got, "%s/%s missing", grp, file);
     cr_assert_str_eq(got, want, "%s/%s: kernel reports '%s', expected '%s'", grp, file, got, want);
     free(got);
+}
+
+void th_require_binary(const char *path)
+{
+    th_require_cgroups();
+    if (!path[0] || access(path, X_OK) != 0)
+        cr_skip_test("%s not built (CORRAL_BUILD_ROOT unset?)", path[0] ? path : "corral");
+    (void)th_ctx();
+}
+
+#define FORMAT_CMD(cmd, fmt)                                                                       \
+    do {                                                                                           \
+        va_list ap_;                                                                               \
+        va_start(ap_, fmt);                                                                        \
+        cr_assert(vasprintf(&(cmd), fmt, ap_) > 0);                                                \
+        va_end(ap_);                                                                               \
+    } while (0)
+
+int th_sh(const char *fmt, ...)
+{
+    char *cmd = NULL;
+    int st;
+
+    FORMAT_CMD(cmd, fmt);
+    st = system(cmd);
+    cr_assert(WIFEXITED(st), "%s: status %#x", cmd, st);
+    free(cmd);
+    return WEXITSTATUS(st);
+}
+
+pid_t th_sh_bg(const char *fmt, ...)
+{
+    char *cmd = NULL;
+    pid_t pid;
+
+    FORMAT_CMD(cmd, fmt);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    free(cmd);
+    return pid;
+}
+
+void th_env_setup(struct th_env *env, const char *tag)
+{
+    const char *b = getenv("CORRAL_BUILD_ROOT");
+    char conf[128];
+
+    th_setup();
+    memset(env, 0, sizeof(*env));
+    for (size_t i = 0; i < ARRAY_SIZE(env->kids); i++)
+        env->kids[i] = -1;
+    if (!b)
+        return;
+    snprintf(env->corral, sizeof(env->corral), "%s/cli/corral", b);
+    snprintf(env->corrald, sizeof(env->corrald), "%s/cli/corrald", b);
+    th_mkdtemp(env->tmpdir, sizeof(env->tmpdir), tag);
+    snprintf(conf, sizeof(conf), "%s/none.conf", env->tmpdir);
+    th_write_file(conf, "", 0644);
+}
+
+void th_env_teardown(struct th_env *env)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(env->kids); i++) {
+        th_kill_wait(env->kids[i]);
+        env->kids[i] = -1;
+    }
+    th_teardown();
+    th_rmtree(env->tmpdir);
+}
+
+void th_env_policies(const struct th_env *env, const char *dir, const char *const *names,
+                     const char *const *texts, size_t n)
+{
+    char p[512];
+
+    snprintf(p, sizeof(p), "%s/%s", env->tmpdir, dir);
+    cr_assert(mkdir(p, 0755) == 0 || errno == EEXIST, "%s: %s", p, strerror(errno));
+    cr_assert_eq(chmod(p, 0755), 0);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(p, sizeof(p), "%s/%s/%s.policy", env->tmpdir, dir, names[i]);
+        th_write_file(p, texts[i], 0644);
+    }
+}
+
+char *th_env_read(const struct th_env *env, const char *name)
+{
+    char p[256];
+
+    snprintf(p, sizeof(p), "%s/%s", env->tmpdir, name);
+    return th_slurp(p);
+}
+
+bool th_dir_exists(const char *path)
+{
+    struct stat st;
+
+    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void th_mkdtemp(char *buf, size_t size, const char *tag)
+{
+    snprintf(buf, size, "/tmp/corral-%s-XXXXXX", tag);
+    cr_assert_not_null(mkdtemp(buf), "mkdtemp %s: %s", buf, strerror(errno));
+    cr_assert_eq(chmod(buf, 0755), 0);
+}
+
+void th_rmtree(const char *dir)
+{
+    char *cmd = NULL;
+
+    if (!dir[0] || asprintf(&cmd, "rm -rf '%s'", dir) < 0)
+        return;
+    (void)system(cmd);
+    free(cmd);
+}
+
+char *th_slurp(const char *path)
+{
+    char *t = NULL;
+
+    if (cg_read_all_at(AT_FDCWD, path, &t) < 0)
+        t = strdup("");
+    cr_assert_not_null(t);
+    return t;
+}
+
+void th_write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "we");
+
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(chmod(path, mode), 0);
+}
+
+bool th_wait_child(pid_t *pid, int *ret_status, int seconds)
+{
+    int st = 0;
+
+    for (int i = 0; i < seconds * 20 && *pid > 0; i++) {
+        if (waitpid(*pid, &st, WNOHANG) == *pid) {
+            *pid = -1;
+            if (ret_status)
+                *ret_status = st;
+            return true;
+        }
+        (void)nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    return false;
 }
