@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core/macro.h"
+#include "core/roots.h"
 #include "policy/remove.h"
 
 /* The groups of the subtree, locked, in the order they were locked: parents first. */
@@ -137,6 +138,14 @@ int pol_remove(struct cg_ctx *ctx, const char *path, bool kill, pol_final_usage_
         return cg_err_set(e, r, path, NULL, "no such group");
     if (r < 0)
         return r;
+    r = cg_roots_load_inside(ctx, e);
+    if (r >= 0 && cg_group_overlaps_root(top))
+        r = cg_err_set(e, -EBUSY, top->path, NULL,
+                       "another corral root lies in it; corral removes only what it made");
+    if (r < 0) {
+        cg_group_free(top);
+        return r;
+    }
     r = lock_tree(top, &h, e);
     if (r >= 0)
         r = h.n == 0 ? POL_REMOVE_GONE : remove_locked(&h, kill, hook, userdata, e);
