@@ -399,7 +399,7 @@ Test(accounting, totals_equal_sum_of_rows)
             char *buf = NULL;
             size_t len = 0;
             FILE *out = open_memstream(&buf, &len);
-            cr_expect_eq(acct_report_print(out, rep, f), 0);
+            cr_expect_eq(acct_report_print(out, rep, f, 0), 0);
             fclose(out);
             cr_expect_gt(len, 0);
             free(buf);
@@ -584,13 +584,26 @@ static uint64_t fill_irregular(struct acct_ledger *l, uint64_t t0, int steps)
     return t + NS;
 }
 
-/* The same sums as a report by instance, straight from the raw samples of [from, to). */
+/* The same sums as a report by instance, straight from the raw samples of [from, to) and
+ * the instances' lives (report.h): CPU and memory at sample resolution; wall time the
+ * overlap of each life [start, end) with the range (start: the ledger's, or in an older
+ * ledger the first sample's; end: the final record, or the latest sample); frozen time 0
+ * (these ledgers have no freeze events). An instance counts when it has a sample in the
+ * range or lived in it. */
 static const char raw_sql[] =
-    "SELECT g.workload || '/' || g.instance k, count(DISTINCT g.id), sum(s.d_cpu_user_ns),"
-    " sum(s.d_cpu_system_ns), sum(s.d_mem_bs), sum(s.d_oom_kills), sum(s.d_throttled_ns),"
-    " sum(s.d_wall_ns), sum(s.d_frozen_ns), sum(s.d_cpu_reserved_ns), sum(s.d_mem_reserved_bs),"
-    " max(coalesce(s.mem_peak, 0)) FROM samples s JOIN groups g ON g.id = s.group_id"
-    " WHERE g.kind = 'instance' AND s.t_ns >= ?1 AND s.t_ns < ?2 GROUP BY k ORDER BY k";
+    "WITH life AS (SELECT g.id, g.workload || '/' || g.instance k, coalesce(g.start_ns,"
+    "  (SELECT t_ns - d_wall_ns FROM samples WHERE group_id = g.id ORDER BY t_ns LIMIT 1)) s,"
+    "  coalesce(g.end_ns, (SELECT max(t_ns) FROM samples WHERE group_id = g.id)) e"
+    "  FROM groups g WHERE g.kind = 'instance'),"
+    " use AS (SELECT group_id id, sum(d_cpu_user_ns) a, sum(d_cpu_system_ns) b,"
+    "  sum(d_mem_bs) c, sum(d_oom_kills) d, sum(d_throttled_ns) t, sum(d_cpu_reserved_ns) h,"
+    "  sum(d_mem_reserved_bs) i, max(coalesce(mem_peak, 0)) p FROM samples"
+    "  WHERE t_ns >= ?1 AND t_ns < ?2 GROUP BY group_id)"
+    " SELECT l.k, count(*), sum(coalesce(u.a, 0)), sum(coalesce(u.b, 0)), sum(coalesce(u.c, 0)),"
+    " sum(coalesce(u.d, 0)), sum(coalesce(u.t, 0)), sum(max(0, min(l.e, ?2) - max(l.s, ?1))), 0,"
+    " sum(coalesce(u.h, 0)), sum(coalesce(u.i, 0)), max(coalesce(u.p, 0))"
+    " FROM life l LEFT JOIN use u ON u.id = l.id"
+    " WHERE u.id IS NOT NULL OR min(l.e, ?2) > max(l.s, ?1) GROUP BY l.k ORDER BY l.k";
 
 static void expect_report_equals_raw(struct acct_ledger *l, sqlite3_stmt *raw, uint64_t from,
                                      uint64_t to)
