@@ -131,9 +131,10 @@ static int instance_sql(const struct rp_ctx *c, const char *filter, char **ret)
 {
     return asprintf(ret,
                     "SELECT g.id, g.path, g.workload, g.instance, g.account, " START_SQL ","
-                    " g.end_ns, max(coalesce((SELECT max(s.t_ns) FROM samples s WHERE"
-                    " s.group_id = g.id), 0), coalesce((SELECT max(v.t_ns) FROM events v WHERE"
-                    " v.group_id = g.id), 0)), %s FROM groups g WHERE g.kind = 'instance' AND"
+                    " g.end_ns, CASE WHEN g.end_ns IS NULL THEN max(coalesce((SELECT"
+                    " max(s.t_ns) FROM samples s WHERE s.group_id = g.id), 0), coalesce((SELECT"
+                    " max(v.t_ns) FROM events v WHERE v.group_id = g.id), 0)) END, %s FROM"
+                    " groups g WHERE g.kind = 'instance' AND"
                     " %s ORDER BY g.id",
                     c->l->schema >= 3 ? "g.exit_status, g.policy" : "NULL, NULL", filter) < 0
                ? -ENOMEM
