@@ -36,6 +36,9 @@ struct acct_group {
     char account[65];          /* who pays; "" means the workload name */
     uint64_t cpu_limit_ucores; /* the workload's CPU quota, CTL_MAX none, CTL_UNSET unknown */
     uint64_t mem_limit;        /* the workload's memory limit, same special values */
+    /* An instance's start as its writer knows or estimates it (acct_instance_start), 0
+     * unknown. Used only when this row is the first the ledger has of the instance. */
+    uint64_t start_ns;
 };
 
 /* Fills kind, class, workload and instance from path ("high/web/run-1"); -EINVAL if the

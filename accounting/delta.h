@@ -29,10 +29,13 @@
  * 3. The memory integral is computed by corral with the trapezoid rule:
  *      integral += (mem_prev + mem_cur) / 2 x (t_cur - t_prev)       [byte-seconds]
  *    rounded half up per step (each step's error is below 1 byte-second). For the first
- *    sample of an instance whose start time is known, the previous point is (start, 0).
- *    Otherwise the first sample has no interval and adds nothing.
+ *    row of an instance the previous point is (start, 0): the ledger knows every
+ *    instance's start (ledger.h). Otherwise the first sample has no interval and adds
+ *    nothing.
  * 4. Wall time is t_cur - t_prev (or - start). Frozen time uses the trapezoid rule on the
- *    frozen flag: both ends frozen -> the whole interval, one end -> half of it.
+ *    frozen flag: both ends frozen -> the whole interval, one end -> half of it. These two
+ *    are kept for the record and for reservation (rule 5); reports take wall and frozen
+ *    time from the instances' lives and the freezer's events instead (report.h).
  * 5. Reservation (OpenCost): reserved CPU = max(cpu limit x wall, CPU used) and reserved
  *    memory = max(memory limit x wall, memory integral), per interval. No limit: usage.
  * 6. The final record of an instance is one more step of the same rule, read just

@@ -32,6 +32,41 @@ struct acct_ledger {
     sqlite3_stmt *st[12];
 };
 
+/* How a rollup row (hour or minute) takes one more sample's deltas: both rollups must add
+ * up exactly the same way, so they share this text. */
+#define ROLLUP_ACCUMULATE                                                                          \
+    " SET n = n + 1,"                                                                              \
+    " d_cpu_user_ns = d_cpu_user_ns + excluded.d_cpu_user_ns,"                                     \
+    " d_cpu_system_ns = d_cpu_system_ns + excluded.d_cpu_system_ns,"                               \
+    " d_mem_bs = d_mem_bs + excluded.d_mem_bs,"                                                    \
+    " d_oom_kills = d_oom_kills + excluded.d_oom_kills,"                                           \
+    " d_throttled_ns = d_throttled_ns + excluded.d_throttled_ns,"                                  \
+    " d_wall_ns = d_wall_ns + excluded.d_wall_ns,"                                                 \
+    " d_frozen_ns = d_frozen_ns + excluded.d_frozen_ns,"                                           \
+    " d_cpu_reserved_ns = d_cpu_reserved_ns + excluded.d_cpu_reserved_ns,"                         \
+    " d_mem_reserved_bs = d_mem_reserved_bs + excluded.d_mem_reserved_bs,"                         \
+    " mem_peak = max(mem_peak, excluded.mem_peak)"
+
+/* When an instance was first seen, from its rows alone: the start point of its first
+ * sample's delta (its time less its wall time: the start, when that was known) or its
+ * first event, whichever is earlier. tbl names the groups table in the query. Part of
+ * migration 2 -> 3 (ledger-schema.c): never change it, add a new step instead. Readers of
+ * an older schema use it for an instance without a start. */
+#define ACCT_FIRST_SEEN_SQL(tbl)                                                                   \
+    "min(coalesce(" ACCT_FIRST_SAMPLE_SQL(tbl) ", " ACCT_FIRST_EVENT_SQL(                          \
+        tbl) "), coalesce(" ACCT_FIRST_EVENT_SQL(tbl) ", " ACCT_FIRST_SAMPLE_SQL(tbl) "))"
+#define ACCT_FIRST_SAMPLE_SQL(tbl)                                                                 \
+    "(SELECT s.t_ns - s.d_wall_ns FROM samples s WHERE s.group_id = " tbl ".id"                    \
+    " ORDER BY s.t_ns LIMIT 1)"
+#define ACCT_FIRST_EVENT_SQL(tbl) "(SELECT min(e.t_ns) FROM events e WHERE e.group_id = " tbl ".id)"
+
+/* ledger-schema.c: reads PRAGMA user_version into l->schema and migrates a writer's ledger
+ * to ACCT_SCHEMA_VERSION, one transaction per step (ledger.h). */
+int acct_ledger_migrate(struct acct_ledger *l, struct cg_err *e);
+
+/* Runs sql; on failure fills e ("what") and returns the error. */
+int acct_sql_exec(struct acct_ledger *l, const char *sql, struct cg_err *e, const char *what);
+
 /* Maps an SQLite result code to a negative errno (0 for OK/ROW/DONE). */
 int acct_sql_errno(sqlite3 *db, int rc);
 /* Fills e with "ledger 'PATH': what: sqlite message" and returns r. */

@@ -11,103 +11,6 @@
 #include "accounting/delta.h"
 #include "accounting/ledger-private.h"
 
-/* Migration i takes the schema from version i to i + 1. Never edit a released step:
- * add a new one. */
-/* How a rollup row (hour or minute) takes one more sample's deltas: both rollups must add
- * up exactly the same way, so they share this text. */
-#define ROLLUP_ACCUMULATE                                                                          \
-    " SET n = n + 1,"                                                                              \
-    " d_cpu_user_ns = d_cpu_user_ns + excluded.d_cpu_user_ns,"                                     \
-    " d_cpu_system_ns = d_cpu_system_ns + excluded.d_cpu_system_ns,"                               \
-    " d_mem_bs = d_mem_bs + excluded.d_mem_bs,"                                                    \
-    " d_oom_kills = d_oom_kills + excluded.d_oom_kills,"                                           \
-    " d_throttled_ns = d_throttled_ns + excluded.d_throttled_ns,"                                  \
-    " d_wall_ns = d_wall_ns + excluded.d_wall_ns,"                                                 \
-    " d_frozen_ns = d_frozen_ns + excluded.d_frozen_ns,"                                           \
-    " d_cpu_reserved_ns = d_cpu_reserved_ns + excluded.d_cpu_reserved_ns,"                         \
-    " d_mem_reserved_bs = d_mem_reserved_bs + excluded.d_mem_reserved_bs,"                         \
-    " mem_peak = max(mem_peak, excluded.mem_peak)"
-
-static const char *const migrations[ACCT_SCHEMA_VERSION] = {
-    "CREATE TABLE groups ("
-    "  id INTEGER PRIMARY KEY,"
-    "  path TEXT NOT NULL,"
-    "  generation INTEGER NOT NULL,"
-    "  kind TEXT NOT NULL CHECK (kind IN ('class', 'workload', 'instance')),"
-    "  class TEXT NOT NULL,"
-    "  workload TEXT NOT NULL DEFAULT '',"
-    "  instance TEXT NOT NULL DEFAULT '',"
-    "  account TEXT NOT NULL DEFAULT '',"
-    "  start_ns INTEGER,"
-    "  end_ns INTEGER,"
-    "  UNIQUE (path, generation));"
-    "CREATE TABLE samples ("
-    "  group_id INTEGER NOT NULL REFERENCES groups(id),"
-    "  t_ns INTEGER NOT NULL,"
-    "  final INTEGER NOT NULL DEFAULT 0 CHECK (final IN (0, 1)),"
-    /* accounted cumulative counters (delta.h rule 2); NULL = not available */
-    "  cpu_user_ns INTEGER, cpu_system_ns INTEGER, oom_kills INTEGER, throttled_ns INTEGER,"
-    "  mem_integral_bs INTEGER NOT NULL,"
-    /* gauges */
-    "  mem_current INTEGER, mem_peak INTEGER, pids_current INTEGER, pids_peak INTEGER,"
-    "  frozen INTEGER,"
-    /* the workload's limits at the time; NULL = none or unknown */
-    "  cpu_limit_ucores INTEGER, mem_limit INTEGER,"
-    /* usage in (previous row, this row] */
-    "  d_cpu_user_ns INTEGER NOT NULL, d_cpu_system_ns INTEGER NOT NULL,"
-    "  d_mem_bs INTEGER NOT NULL, d_oom_kills INTEGER NOT NULL,"
-    "  d_throttled_ns INTEGER NOT NULL, d_wall_ns INTEGER NOT NULL,"
-    "  d_frozen_ns INTEGER NOT NULL, d_cpu_reserved_ns INTEGER NOT NULL,"
-    "  d_mem_reserved_bs INTEGER NOT NULL,"
-    "  PRIMARY KEY (group_id, t_ns)) WITHOUT ROWID;"
-    "CREATE UNIQUE INDEX samples_one_final ON samples (group_id) WHERE final = 1;"
-    "CREATE TABLE rollup_hour ("
-    "  group_id INTEGER NOT NULL REFERENCES groups(id),"
-    "  hour INTEGER NOT NULL,"
-    "  n INTEGER NOT NULL,"
-    "  d_cpu_user_ns INTEGER NOT NULL, d_cpu_system_ns INTEGER NOT NULL,"
-    "  d_mem_bs INTEGER NOT NULL, d_oom_kills INTEGER NOT NULL,"
-    "  d_throttled_ns INTEGER NOT NULL, d_wall_ns INTEGER NOT NULL,"
-    "  d_frozen_ns INTEGER NOT NULL, d_cpu_reserved_ns INTEGER NOT NULL,"
-    "  d_mem_reserved_bs INTEGER NOT NULL, mem_peak INTEGER NOT NULL,"
-    "  PRIMARY KEY (group_id, hour)) WITHOUT ROWID;"
-    "CREATE TABLE events ("
-    "  group_id INTEGER NOT NULL REFERENCES groups(id),"
-    "  t_ns INTEGER NOT NULL,"
-    "  event TEXT NOT NULL CHECK (event IN ('freeze', 'thaw')),"
-    "  PRIMARY KEY (group_id, t_ns, event)) WITHOUT ROWID;",
-
-    /* 1 -> 2: rollup_minute, so that a report reads samples only for the (at most two)
-     * partial minutes at the edges of its range. Backfilled from the samples, then kept
-     * by a trigger, so it is always exactly the sum of its samples. */
-    "CREATE TABLE rollup_minute ("
-    "  group_id INTEGER NOT NULL REFERENCES groups(id),"
-    "  minute INTEGER NOT NULL,"
-    "  n INTEGER NOT NULL,"
-    "  d_cpu_user_ns INTEGER NOT NULL, d_cpu_system_ns INTEGER NOT NULL,"
-    "  d_mem_bs INTEGER NOT NULL, d_oom_kills INTEGER NOT NULL,"
-    "  d_throttled_ns INTEGER NOT NULL, d_wall_ns INTEGER NOT NULL,"
-    "  d_frozen_ns INTEGER NOT NULL, d_cpu_reserved_ns INTEGER NOT NULL,"
-    "  d_mem_reserved_bs INTEGER NOT NULL, mem_peak INTEGER NOT NULL,"
-    "  PRIMARY KEY (group_id, minute)) WITHOUT ROWID;"
-    "INSERT INTO rollup_minute SELECT group_id, t_ns / 60000000000, count(*),"
-    "  sum(d_cpu_user_ns), sum(d_cpu_system_ns), sum(d_mem_bs), sum(d_oom_kills),"
-    "  sum(d_throttled_ns), sum(d_wall_ns), sum(d_frozen_ns), sum(d_cpu_reserved_ns),"
-    "  sum(d_mem_reserved_bs), max(coalesce(mem_peak, 0))"
-    "  FROM samples GROUP BY group_id, t_ns / 60000000000;"
-    /* Kept by the schema, not by the writer: part of the INSERT itself (same statement,
-     * same transaction), fired only for a row really added (not for one INSERT OR IGNORE
-     * skips), and so also kept by a corral of schema 1 that had the ledger open across
-     * the migration. */
-    "CREATE TRIGGER samples_rollup_minute AFTER INSERT ON samples BEGIN"
-    "  INSERT INTO rollup_minute VALUES (NEW.group_id, NEW.t_ns / 60000000000, 1,"
-    "   NEW.d_cpu_user_ns, NEW.d_cpu_system_ns, NEW.d_mem_bs, NEW.d_oom_kills,"
-    "   NEW.d_throttled_ns, NEW.d_wall_ns, NEW.d_frozen_ns, NEW.d_cpu_reserved_ns,"
-    "   NEW.d_mem_reserved_bs, coalesce(NEW.mem_peak, 0))"
-    "  ON CONFLICT (group_id, minute) DO UPDATE" ROLLUP_ACCUMULATE ";"
-    " END;",
-};
-
 _Static_assert(ACCT_HOUR_NS % ACCT_MINUTE_NS == 0, "minutes tile hours");
 
 enum {
@@ -136,7 +39,8 @@ static const char *const stmt_sql[_ST_MAX] = {
         " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
     [ST_ROLLUP] = "INSERT INTO rollup_hour VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
                   " ?11, ?12) ON CONFLICT (group_id, hour) DO UPDATE" ROLLUP_ACCUMULATE,
-    [ST_END] = "UPDATE groups SET end_ns = ?2, start_ns = coalesce(start_ns, ?3) WHERE id = ?1",
+    [ST_END] = "UPDATE groups SET end_ns = ?2, start_ns = coalesce(?3, start_ns), exit_status = ?4,"
+               " policy = ?5 WHERE id = ?1",
     [ST_EVENT] = "INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3)",
 };
 
@@ -194,80 +98,12 @@ int acct_sql_err(struct acct_ledger *l, struct cg_err *e, int r, const char *wha
                       l->db ? sqlite3_errmsg(l->db) : "cannot open", hint);
 }
 
-static int exec(struct acct_ledger *l, const char *sql, struct cg_err *e, const char *what)
+int acct_sql_exec(struct acct_ledger *l, const char *sql, struct cg_err *e, const char *what)
 {
     int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
 
     if (rc != SQLITE_OK)
         return acct_sql_err(l, e, acct_sql_errno(l->db, rc), what);
-    return 0;
-}
-
-static int pragma_int(struct acct_ledger *l, const char *sql, int64_t *ret, struct cg_err *e)
-{
-    sqlite3_stmt *st = NULL;
-    int rc, r;
-
-    rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            *ret = sqlite3_column_int64(st, 0);
-    }
-    r = acct_sql_errno(l->db, rc);
-    (void)sqlite3_finalize(st);
-    return r < 0 ? acct_sql_err(l, e, r, sql) : 0;
-}
-
-static int migrate(struct acct_ledger *l, struct cg_err *e)
-{
-    int64_t v = 0;
-    char sql[64];
-    int r;
-
-    r = pragma_int(l, "PRAGMA user_version", &v, e);
-    if (r < 0)
-        return r;
-    if (v > ACCT_SCHEMA_VERSION)
-        return cg_err_whole(e, cg_err_set(e, -EPROTO, NULL, NULL,
-                                          "ledger '%s' was written by a newer corral (schema "
-                                          "version %lld, this one knows up to %d): use that "
-                                          "corral or a newer one",
-                                          l->path, (long long)v, ACCT_SCHEMA_VERSION));
-    l->schema = (int)v;
-    if (v == ACCT_SCHEMA_VERSION)
-        return 0;
-    if (l->readonly) {
-        /* A reader never migrates; reports read an older schema as it is (report.c). */
-        if (v >= 1)
-            return 0;
-        return cg_err_set(e, -EBADMSG, NULL, NULL,
-                          "ledger '%s': schema version %lld, expected %d: not a corral "
-                          "ledger, or not yet written by `corral sample`",
-                          l->path, (long long)v, ACCT_SCHEMA_VERSION);
-    }
-    /* Each step is its own transaction; re-read the version under the write lock in
-     * case another process migrated meanwhile. */
-    while (v < ACCT_SCHEMA_VERSION) {
-        r = exec(l, "BEGIN IMMEDIATE", e, "migrate");
-        if (r < 0)
-            return r;
-        r = pragma_int(l, "PRAGMA user_version", &v, e);
-        if (r >= 0 && v < ACCT_SCHEMA_VERSION) {
-            snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)v + 1);
-            r = exec(l, migrations[v], e, "migrate");
-            if (r >= 0)
-                r = exec(l, sql, e, "migrate");
-            v++;
-        }
-        l->schema = (int)v;
-        if (r >= 0)
-            r = exec(l, "COMMIT", e, "migrate");
-        if (r < 0) {
-            (void)sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-            return r;
-        }
-    }
     return 0;
 }
 
@@ -388,7 +224,7 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
         goto fail;
     }
     if (!l->readonly) {
-        r = exec(l, "PRAGMA journal_mode = WAL", e, "enable WAL");
+        r = acct_sql_exec(l, "PRAGMA journal_mode = WAL", e, "enable WAL");
         if (r == -ENOENT || r == -EIO) /* cannot create the -wal/-shm files */
             r = cg_err_set(e, not_writable(path), NULL, NULL,
                            "ledger '%s': cannot create its WAL files", path);
@@ -397,10 +233,10 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
     }
     if (!l->readonly && (flags & ACCT_LEDGER_SHORT_LIVED))
         (void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    r = exec(l, "PRAGMA synchronous = FULL", e, "open");
+    r = acct_sql_exec(l, "PRAGMA synchronous = FULL", e, "open");
     if (r < 0)
         goto fail;
-    r = migrate(l, e);
+    r = acct_ledger_migrate(l, e);
     if (r < 0)
         goto fail;
     if (!l->readonly && (flags & ACCT_LEDGER_SHORT_LIVED))
@@ -507,10 +343,22 @@ static int find_group(struct acct_ledger *l, const struct acct_group *g, int64_t
     return r;
 }
 
-/* The group generation's row id, created if new. Looked up first, so a known group (the
- * common case) costs one index lookup; all inside the write transaction. */
-static int group_id(struct acct_ledger *l, const struct acct_group *g, uint64_t start_ns,
-                    int64_t *ret_id, uint64_t *ret_start)
+/* The start a group's first row gives it (ledger.h): an instance's exact start, else its
+ * writer's estimate, else the row's own time; never after the row. Other groups: none. */
+static uint64_t first_start(const struct acct_group *g, uint64_t exact_ns, uint64_t t_ns)
+{
+    uint64_t s = exact_ns ? exact_ns : g->start_ns ? g->start_ns : t_ns;
+
+    if (g->kind != ACCT_INSTANCE)
+        return exact_ns ? exact_ns : CTL_UNSET;
+    return s < t_ns ? s : t_ns;
+}
+
+/* The group generation's row id, created if new (its first row is at t_ns). Looked up
+ * first, so a known group (the common case) costs one index lookup; all inside the write
+ * transaction. */
+static int group_id(struct acct_ledger *l, const struct acct_group *g, uint64_t t_ns,
+                    uint64_t exact_start, int64_t *ret_id, uint64_t *ret_start)
 {
     sqlite3_stmt *st = l->st[ST_INS_GROUP];
     int r;
@@ -525,7 +373,7 @@ static int group_id(struct acct_ledger *l, const struct acct_group *g, uint64_t 
     (void)sqlite3_bind_text(st, 5, g->workload, -1, SQLITE_STATIC);
     (void)sqlite3_bind_text(st, 6, g->instance, -1, SQLITE_STATIC);
     (void)sqlite3_bind_text(st, 7, group_account(g), -1, SQLITE_STATIC);
-    bind_u64(st, 8, start_ns ? start_ns : CTL_UNSET);
+    bind_u64(st, 8, first_start(g, exact_start, t_ns));
     r = step_done(l, st);
     if (r < 0)
         return r;
@@ -564,11 +412,13 @@ static uint64_t avail(uint64_t accounted, uint64_t raw)
     return raw == CTL_UNSET ? CTL_UNSET : accounted;
 }
 
-/* One row through the delta rule. Returns 1 if added, 0 if ignored (duplicate, late, or
- * after the final record), or a negative errno. */
+/* One row through the delta rule; f is set for a final record. Returns 1 if added, 0 if
+ * ignored (duplicate, late, or after the final record), or a negative errno. */
 static int add_row(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
-                   uint64_t t_ns, bool final, uint64_t start_ns)
+                   uint64_t t_ns, const struct acct_final *f)
 {
+    const bool final = f != NULL;
+    const uint64_t start_ns = f ? f->start_ns : 0;
     struct acct_state prev, s;
     struct acct_delta d;
     sqlite3_stmt *st;
@@ -577,7 +427,7 @@ static int add_row(struct acct_ledger *l, const struct acct_group *g, const stru
     int64_t id;
     int r, have;
 
-    r = group_id(l, g, start_ns, &id, &gstart);
+    r = group_id(l, g, t_ns, start_ns, &id, &gstart);
     if (r < 0)
         return r;
     have = last_state(l, id, &prev, &prev_final);
@@ -645,7 +495,15 @@ static int add_row(struct acct_ledger *l, const struct acct_group *g, const stru
         st = l->st[ST_END];
         (void)sqlite3_bind_int64(st, 1, id);
         bind_u64(st, 2, t_ns);
-        bind_u64(st, 3, start_ns ? start_ns : CTL_UNSET);
+        bind_u64(st, 3, start_ns && start_ns <= t_ns ? start_ns : CTL_UNSET);
+        if (f->exit_status >= 0)
+            (void)sqlite3_bind_int(st, 4, f->exit_status);
+        else
+            (void)sqlite3_bind_null(st, 4);
+        if (f->policy)
+            (void)sqlite3_bind_text(st, 5, f->policy, -1, SQLITE_STATIC);
+        else
+            (void)sqlite3_bind_null(st, 5);
         r = step_done(l, st);
         if (r < 0)
             return r;
@@ -657,7 +515,7 @@ static int begin(struct acct_ledger *l, struct cg_err *e)
 {
     if (l->readonly)
         return cg_err_set(e, -EROFS, NULL, NULL, "ledger '%s' was opened read-only", l->path);
-    return exec(l, "BEGIN IMMEDIATE", e, "begin");
+    return acct_sql_exec(l, "BEGIN IMMEDIATE", e, "begin");
 }
 
 static int commit(struct acct_ledger *l, int r, size_t n, struct cg_err *e, const char *what)
@@ -687,7 +545,7 @@ int acct_ledger_write(struct acct_ledger *l, const struct acct_sample *s, size_t
     if (r < 0)
         return r;
     for (size_t i = 0; i < n && r >= 0; i++) {
-        r = add_row(l, &s[i].group, &s[i].usage, s[i].t_ns, false, 0);
+        r = add_row(l, &s[i].group, &s[i].usage, s[i].t_ns, NULL);
         if (r > 0)
             written++;
     }
@@ -699,16 +557,25 @@ int acct_ledger_write(struct acct_ledger *l, const struct acct_sample *s, size_t
     return 0;
 }
 
-int acct_record_final(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
-                      uint64_t start_ns, uint64_t end_ns, struct cg_err *e)
+int acct_record_end(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
+                    const struct acct_final *f, struct cg_err *e)
 {
     int r;
 
     r = begin(l, e);
     if (r < 0)
         return r;
-    r = add_row(l, g, u, end_ns, true, start_ns);
+    r = add_row(l, g, u, f->end_ns, f);
     return commit(l, r, 1, e, "write final record");
+}
+
+int acct_record_final(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
+                      uint64_t start_ns, uint64_t end_ns, struct cg_err *e)
+{
+    const struct acct_final f = {
+        .start_ns = start_ns, .end_ns = end_ns, .exit_status = ACCT_EXIT_UNKNOWN};
+
+    return acct_record_end(l, g, u, &f, e);
 }
 
 int acct_record_event(struct acct_ledger *l, const struct acct_group *g, enum acct_event ev,
@@ -724,7 +591,7 @@ int acct_record_event(struct acct_ledger *l, const struct acct_group *g, enum ac
     r = begin(l, e);
     if (r < 0)
         return r;
-    r = group_id(l, g, 0, &id, &gstart);
+    r = group_id(l, g, t_ns, 0, &id, &gstart);
     if (r >= 0) {
         (void)sqlite3_bind_int64(st, 1, id);
         bind_u64(st, 2, t_ns);

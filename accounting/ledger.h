@@ -5,10 +5,14 @@
  * The usage ledger: one SQLite file (WAL, synchronous=FULL), schema versioned with
  * PRAGMA user_version and migrated forward on open.
  *
- * Tables (schema 2; migration 1 -> 2 added rollup_minute, backfilled from samples):
+ * Tables (schema 3; 1 -> 2 added rollup_minute, backfilled from samples; 2 -> 3 added
+ * groups.exit_status and groups.policy and set start_ns of every instance):
  *   groups   one row per group generation: path, generation (directory inode), kind,
- *            class, workload, instance, account, start_ns/end_ns (instances);
- *            UNIQUE(path, generation)
+ *            class, workload, instance, account; UNIQUE(path, generation). Instances also:
+ *              start_ns     when it got its first process; always set (below)
+ *              end_ns       the time of its final record; NULL while it has none
+ *              exit_status  what `corral run` exited with; NULL unknown or running
+ *              policy       the policy file it ran under; NULL unknown
  *   samples  one row per (group, time): the accounted cumulative counters, the gauges,
  *            the workload's limits and the deltas of accounting/delta.h; final = 1 for
  *            the record read just before the group was removed.
@@ -20,7 +24,18 @@
  *            Both rollups are kept in the same transaction as the samples (so each equals
  *            the sum of its samples, always), and reports read whole hours, then whole
  *            minutes, and samples only for the partial minutes at the edges (report.h).
- *   events   freeze/thaw events: (group_id, t_ns, event) primary key.
+ *   events   freeze/thaw events confirmed by the kernel: (group_id, t_ns, event) key.
+ *
+ * An instance's life is [start_ns, end): end is end_ns, or while it has no final record
+ * its latest observation (last sample or event). start_ns is set by the instance's first
+ * row: the exact start a final record passes (`corral run` knows it), else the writer's
+ * estimate in acct_group.start_ns (acct_instance_start: the earliest start of its
+ * processes, or when it was first seen empty), else the row's own time. A final record
+ * with an exact start replaces an estimate. The first delta row then starts at start_ns
+ * (delta.h rule 3), so the memory integral and reservation cover the whole life.
+ * Ledgers of schema 1 and 2 are read as they are (READONLY never migrates): an instance
+ * without start_ns starts at its first observation (ACCT_FIRST_SEEN_SQL, which is also
+ * how migration 2 -> 3 sets it), and exit status and policy are unknown.
  *
  * Durability: every write call is one transaction (BEGIN IMMEDIATE ... COMMIT), and
  * rows are inserted with INSERT OR IGNORE on those keys, so a process killed at any
@@ -40,7 +55,7 @@
 #include "accounting/acct.h"
 #include "core/error.h"
 
-#define ACCT_SCHEMA_VERSION 2
+#define ACCT_SCHEMA_VERSION 3
 
 #define ACCT_MINUTE_NS (60ull * 1000000000u)
 #define ACCT_HOUR_NS   (3600ull * 1000000000u)
@@ -67,7 +82,8 @@ enum {
  * never opened when a FIFO or device: -ELOOP, -ENXIO); READONLY on a read-only medium opens
  * it immutable (no lock, no -shm), so a report of an idle ledger works there.
  * Each migration step is one transaction (a kill leaves the old or the new version);
- * 1 -> 2 reads every sample once (about 13 s for 10 million here), holding the write lock.
+ * 1 -> 2 reads every sample once (about 13 s for 10 million here), holding the write lock;
+ * 2 -> 3 reads two rows per instance.
  * READONLY never migrates: a ledger of an older schema (>= 1) is read as it is. */
 #define ACCT_LEDGER_SHORT_WAL_PAGES 64
 
@@ -92,9 +108,20 @@ struct acct_sample {
 int acct_ledger_write(struct acct_ledger *l, const struct acct_sample *s, size_t n,
                       size_t *ret_written, struct cg_err *e);
 
-/* The final record of a group, read just before it is removed (corral run / remove).
- * start_ns: when the instance started (0 if unknown), end_ns: when u was read.
- * Idempotent: a second final for the same group generation is ignored. */
+/* What a final record knows besides the usage. */
+#define ACCT_EXIT_UNKNOWN (-1)
+struct acct_final {
+    uint64_t start_ns;  /* the instance's exact start (corral run), 0: keep the ledger's */
+    uint64_t end_ns;    /* when the usage was read: the end of its life */
+    int exit_status;    /* what `corral run` exits with (0..255), or ACCT_EXIT_UNKNOWN */
+    const char *policy; /* the policy file it ran under, or NULL */
+};
+
+/* The final record of a group, read just before it is removed (corral run / remove,
+ * corrald). Idempotent: a second final for the same group generation is ignored. */
+int acct_record_end(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
+                    const struct acct_final *f, struct cg_err *e);
+/* The same without exit status and policy. start_ns 0 if unknown. */
 int acct_record_final(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
                       uint64_t start_ns, uint64_t end_ns, struct cg_err *e);
 

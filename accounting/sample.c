@@ -314,6 +314,7 @@ struct grp {
     uint64_t t_ns;     /* of the last read */
     uint64_t held_ns;  /* G_HELD: time of the row held back */
     uint64_t quiet_ns; /* quiet rule: the last scheduled read of pids current, frozen */
+    uint64_t start_ns; /* an instance's estimated start (acct_instance_start), at its scan */
     uint32_t parent;   /* index in the table, or NO_PARENT */
     uint32_t read_pass;
     uint16_t account; /* 1-based index in s->accounts, 0 none */
@@ -351,6 +352,11 @@ struct acct_sampler {
     struct row *rows;
     struct acct_sample *all; /* acct_sampler_read()'s result */
 };
+
+static uint64_t sampler_now(const struct acct_sampler *s)
+{
+    return s->clock ? s->clock(s->clock_data) : acct_now_ns();
+}
 
 static unsigned fast_mask(const struct acct_sampler *s)
 {
@@ -598,6 +604,8 @@ static int scan_add(struct scan *sc, struct cg_group *g, uint32_t parent)
         x->path = strdup(ag.path);
         if (!x->path)
             return -ENOMEM;
+        if (ag.kind == ACCT_INSTANCE)
+            x->start_ns = acct_instance_start(g, sampler_now(s));
         for (int c = 0; c < _C_MAX; c++)
             if (!(s->v2 ? ctr_files[c].v2 : ctr_files[c].v1) || cg_group_fd(g, ctr_files[c].h) < 0)
                 x->absent |= (uint16_t)(1u << c);
@@ -1031,7 +1039,7 @@ int acct_sampler_pass(struct acct_sampler *s, unsigned flags, size_t *ret_rows)
         x->flags &= (uint8_t)~G_READ;
         if (x->flags & G_GONE)
             continue;
-        t = s->clock ? s->clock(s->clock_data) : acct_now_ns();
+        t = sampler_now(s);
         k = read_grp(s, i, t, &u);
         if (k == 0) {
             s->st.unsampled++;
@@ -1069,6 +1077,7 @@ static void fill_sample(const struct acct_sampler *s, const struct grp *x, uint6
     ret->group.generation = x->generation;
     ret->group.cpu_limit_ucores = x->cpu_limit;
     ret->group.mem_limit = x->mem_limit;
+    ret->group.start_ns = x->start_ns;
     if (x->account && x->account <= s->n_accounts)
         snprintf(ret->group.account, sizeof(ret->group.account), "%s", s->accounts[x->account - 1]);
     ret->t_ns = t_ns;

@@ -185,5 +185,12 @@ int acct_sample_once(struct acct_sampler *s, struct acct_ledger *l, size_t *ret_
  * directory inode, limits from its workload group). account may be NULL. */
 int acct_group_from_cg(struct cg_group *g, const char *account, struct acct_group *ret);
 
+/* An instance's start as a writer without an exact one estimates it (ledger.h): the
+ * earliest start of the processes in g (/proc/PID/stat field 22, clock ticks since boot,
+ * taken to CLOCK_REALTIME through CLOCK_BOOTTIME, plus half a tick as the kernel truncates
+ * it), or first_seen_ns, when the writer first saw g, if g holds no process; never later
+ * than first_seen_ns. A process moved in from elsewhere counts from its own start. */
+uint64_t acct_instance_start(struct cg_group *g, uint64_t first_seen_ns);
+
 /* Reads one group's counters (open, read, close: for a one-off final read). */
 int acct_read_usage(struct cg_group *g, struct ctl_usage *ret);

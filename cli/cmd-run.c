@@ -94,6 +94,18 @@ static void report_removed(struct cli *cli, const struct launch_result *res)
                   name, WEXITSTATUS(st));
 }
 
+/* What `corral run` exits with once CMD's child has ended (also for the ledger). */
+static int run_status(const struct launch_result *res)
+{
+    if (res->failed == LAUNCH_STAGE_NONE || res->failed == LAUNCH_STAGE_EXEC)
+        return res->exit_code;
+    if (res->failed == LAUNCH_STAGE_CHDIR &&
+        (res->failed_errno == ENOENT || res->failed_errno == ENOTDIR ||
+         res->failed_errno == EACCES))
+        return EXIT_INVALID;
+    return EXIT_SYSTEM;
+}
+
 /* A failure before CMD ran, reported by the child. */
 static int child_failure(struct cli *cli, const struct launch_result *res, const char *cmd)
 {
@@ -104,7 +116,7 @@ static int child_failure(struct cli *cli, const struct launch_result *res, const
             cli_error(cli, "%s: command not found", cmd);
         else
             cli_error(cli, "%s: cannot execute: %s", cmd, why);
-        return res->exit_code;
+        return run_status(res);
     }
     if (res->failed_detail[0])
         cli_error(cli, "cannot start %s: %s failed: %s: %s", cmd,
@@ -112,11 +124,7 @@ static int child_failure(struct cli *cli, const struct launch_result *res, const
     else
         cli_error(cli, "cannot start %s: %s failed: %s", cmd, launch_stage_to_string(res->failed),
                   why);
-    if (res->failed == LAUNCH_STAGE_CHDIR &&
-        (res->failed_errno == ENOENT || res->failed_errno == ENOTDIR ||
-         res->failed_errno == EACCES))
-        return EXIT_INVALID;
-    return EXIT_SYSTEM;
+    return run_status(res);
 }
 
 /* The named workload's policy: NAME.policy in the policy dir when that file exists (the
@@ -209,7 +217,7 @@ struct final_ctx {
     bool group_read;
     struct acct_group group;
     struct ctl_usage usage;
-    uint64_t start_ns, end_ns;
+    struct acct_final final;
     pthread_t writer;
     bool writing;
     int write_error;
@@ -277,10 +285,12 @@ static void instance_started(void *userdata, struct cg_group *instance)
 static void *write_final(void *userdata)
 {
     struct final_ctx *f = userdata;
+    _cleanup_free_ char *policy = NULL;
 
     block_signals();
-    f->write_error =
-        acct_record_final(f->ledger, &f->group, &f->usage, f->start_ns, f->end_ns, &f->write_err);
+    policy = realpath(f->policy->file, NULL);
+    f->final.policy = policy ? policy : f->policy->file;
+    f->write_error = acct_record_end(f->ledger, &f->group, &f->usage, &f->final, &f->write_err);
     return NULL;
 }
 
@@ -304,8 +314,8 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
             return r;
     }
     f->usage = res->usage;
-    f->start_ns = res->start_ns;
-    f->end_ns = res->end_ns;
+    f->final = (struct acct_final){
+        .start_ns = res->start_ns, .end_ns = res->end_ns, .exit_status = run_status(res)};
     if (pthread_create(&f->writer, NULL, write_final, f) == 0)
         f->writing = true;
     else

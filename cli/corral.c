@@ -20,8 +20,8 @@ static const struct cli_cmd commands[] = {
     {"status", cmd_status, "[TARGET]", "show groups, limits, state and live usage"},
     {"sample", cmd_sample, "", "record one usage sample of every group into the ledger"},
     {"report", cmd_report,
-     "[--from T] [--to T] [--by account|workload|instance] [--format table|csv|json] [--rates F]",
-     "chargeback report from the ledger"},
+     "[--from T] [--to T] [--by KEY] [--per UNIT] [--local] [--billing MODE] [--format F]",
+     "chargeback or showback from the ledger (corral report --help)"},
     {"remove", cmd_remove, "TARGET [--kill]", "record final usage and remove a group"},
 };
 

@@ -68,7 +68,8 @@ static struct corrald_inst *inst_add(struct corrald *d, const char *path)
         d->cap_inst = cap;
     }
     memmove(&d->inst[i + 1], &d->inst[i], (d->n_inst - i) * sizeof(*d->inst));
-    d->inst[i] = (struct corrald_inst){.wd = -1, .pass = d->passes, .path = strdup(path)};
+    d->inst[i] = (struct corrald_inst){
+        .wd = -1, .pass = d->passes, .seen_ns = acct_now_ns(), .path = strdup(path)};
     if (!d->inst[i].path) {
         memmove(&d->inst[i], &d->inst[i + 1], (d->n_inst - i) * sizeof(*d->inst));
         return NULL;
@@ -146,8 +147,12 @@ static void snapshot(struct corrald *d, struct corrald_inst *x)
         x->generation = s.group.generation;
         x->seen_populated = false;
         x->final_done = false;
+        x->seen_ns = acct_now_ns();
     }
     s.t_ns = acct_now_ns();
+    /* ledger.h: the start of an instance whose first row this final is; seen empty by
+     * corrald at least since then (the sampler's rows carry the estimate otherwise) */
+    s.group.start_ns = x->seen_ns < s.t_ns ? x->seen_ns : s.t_ns;
     x->snap = malloc(sizeof(s));
     if (!x->snap)
         return;

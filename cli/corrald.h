@@ -98,6 +98,7 @@ struct corrald_inst {
     uint64_t pass;            /* the last pass that saw it */
     struct acct_sample *snap; /* usage read once it was empty, not yet recorded */
     uint64_t snap_usec;       /* CLOCK_MONOTONIC of snap */
+    uint64_t seen_ns;         /* when first seen: its start, if its final is its first row */
     int wd;                   /* v2: the watch on its cgroup.events, else -1 */
     bool seen_populated;
     bool final_done;

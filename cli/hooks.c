@@ -38,33 +38,35 @@ int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret)
     return r;
 }
 
+/* The first row of an instance in the ledger may be this one: it carries the estimate of
+ * the instance's start (ledger.h), seen_ns being when this command first saw it. */
+static void estimate_start(struct cg_group *g, uint64_t seen_ns, struct acct_group *ag)
+{
+    if (ag->kind == ACCT_INSTANCE)
+        ag->start_ns = acct_instance_start(g, seen_ns);
+}
+
 int cli_hook_freezer_event(struct cli *cli, struct cg_ctx *ctx, const char *path, bool frozen)
 {
+    /* The kernel has just confirmed the change: its time, before the lookups below. */
+    const uint64_t t = acct_now_ns();
     _cleanup_(acct_ledger_closep) struct acct_ledger *l = NULL;
     _cleanup_(cg_group_freep) struct cg_group *g = NULL;
     struct acct_group ag;
     struct cg_err e = {0};
-    char acc[65];
-    const char *slash;
     int r;
 
     r = cg_group_open(ctx, path, false, &g, NULL, &e);
     if (r < 0)
         goto fail;
-    /* path is class/workload[/instance] */
-    slash = strchr(path, '/');
-    {
-        char wl[65] = "";
-        if (slash)
-            snprintf(wl, sizeof(wl), "%.*s", (int)strcspn(slash + 1, "/"), slash + 1);
-        r = acct_group_from_cg(g, wl[0] ? cli_account_of(cli, wl, acc) : NULL, &ag);
-    }
+    r = cli_final_group(cli, g, NULL, true, &ag);
     if (r < 0)
         goto fail;
+    estimate_start(g, t, &ag);
     r = cli_ledger_open(cli, &l);
     if (r < 0)
         return r;
-    r = acct_record_event(l, &ag, frozen ? ACCT_EVENT_FREEZE : ACCT_EVENT_THAW, acct_now_ns(), &e);
+    r = acct_record_event(l, &ag, frozen ? ACCT_EVENT_FREEZE : ACCT_EVENT_THAW, t, &e);
     if (r < 0)
         goto fail;
     return 0;
@@ -100,6 +102,8 @@ int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group
     r = cli_final_group(cli, g, account, false, &ag);
     if (r < 0)
         return r;
+    if (!start_ns)
+        estimate_start(g, end_ns, &ag);
     r = acct_record_final(l, &ag, u, start_ns, end_ns, &e);
     if (r < 0)
         cli_error_ctx(cli, "final usage not recorded", &e, r);

@@ -25,8 +25,10 @@ const char *cli_account_of(const struct cli *cli, const char *workload, char *bu
  * error. */
 int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret);
 
-/* Records a confirmed freeze or thaw of path. A ledger that cannot be written is reported
- * on stderr and returned; the freeze itself stands. */
+/* Records a confirmed freeze or thaw of path, at the time of the call (call it as soon as
+ * the kernel confirms), with the estimate of an instance's start in case this is its
+ * first row. A ledger that cannot be written is reported on stderr and returned; the
+ * freeze itself stands. */
 int cli_hook_freezer_event(struct cli *cli, struct cg_ctx *ctx, const char *path, bool frozen);
 
 /* What the ledger knows a group by (kind, names, generation, limits), read from the
@@ -37,7 +39,8 @@ int cli_final_group(struct cli *cli, struct cg_group *g, const char *account, bo
                     struct acct_group *ret);
 
 /* Records a group's final usage (read just before its removal): cli_final_group, then the
- * record. */
+ * record. start_ns 0: not known, so estimated (acct_instance_start) in case this is the
+ * instance's first row. */
 int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group *g,
                          const char *account, const struct ctl_usage *u, uint64_t start_ns,
                          uint64_t end_ns);

@@ -81,3 +81,6 @@ bg=""
 step "corral sample + corral report: chargeback per account from examples/rates.conf"
 "${corral[@]}" sample
 "${corral[@]}" report --by account --rates examples/rates.conf
+
+step "corral report --per day --by instance: a row per day and instance, with its life"
+"${corral[@]}" report --per day --by instance --rates examples/rates.conf

@@ -107,11 +107,11 @@ struct launch_result {
     bool into_cgroup;         /* placed by clone3(CLONE_INTO_CGROUP), not the fallback */
     char group[256];          /* instance group, relative to the corral root */
     uint64_t wall_usec;       /* from start to exit of the cloned child (monotonic) */
-    uint64_t start_ns;        /* the same two instants, CLOCK_REALTIME, for the ledger */
-    uint64_t end_ns;
-    struct ctl_usage usage; /* final usage of the instance group (CTL_UNSET: unknown) */
-    int hook_error;         /* what on_final returned (negative errno), or 0 */
-    int cleanup_error;      /* emptying/removing the instance failed (e says why), or 0 */
+    uint64_t start_ns;        /* CLOCK_REALTIME, for the ledger: when its group got it */
+    uint64_t end_ns;          /* and once the child was reaped */
+    struct ctl_usage usage;   /* final usage of the instance group (CTL_UNSET: unknown) */
+    int hook_error;           /* what on_final returned (negative errno), or 0 */
+    int cleanup_error;        /* emptying/removing the instance failed (e says why), or 0 */
     /* The instance was removed while the command ran (`corral remove`, which recorded its
      * final usage): on_final was not called, usage is unknown, nothing was left to remove. */
     bool removed;

@@ -438,6 +438,11 @@ static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn
         r = -errno;
     else
         r = start(&s, &x, o, deferred, &res, e);
+    /* The instance's start for the ledger is when it got its process: at the clone with
+     * CLONE_INTO_CGROUP, else once the child was placed (on v1 only after the instance is
+     * made, which can take a while on a busy host). */
+    if (!res.into_cgroup)
+        res.start_ns = realtime_ns();
     if (r >= 0 && o->on_started)
         o->on_started(o->userdata, x.inst);
     if (r >= 0)

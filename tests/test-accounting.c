@@ -222,7 +222,7 @@ Test(accounting, memory_integral_within_5_percent)
     struct cg_group *g;
     struct child_io io = {.arg = 128 * MIB};
     struct cg_err e = {0};
-    uint64_t one, t_ready, t_gone, held_bs, got;
+    uint64_t one, t_spawn, t_ready, t_gone, held_bs, got;
     int rfd, st;
     pid_t pid;
     struct acct_report *rep;
@@ -230,10 +230,12 @@ Test(accounting, memory_integral_within_5_percent)
     th_require_cgroups();
     l = ledger();
     g = group("normal/mem/run-1");
+    t_spawn = now_ns();
     pid = start_in(g, hold_memory, &io, &rfd);
     cr_assert_eq(read(rfd, &one, sizeof(one)), (ssize_t)sizeof(one));
-    /* The first sample is taken once the memory is held: the time it took to fault it
-     * in (long on a busy machine) is not part of the known time. */
+    /* The first sample is taken once the memory is held. Its row is the instance's first,
+     * so it starts at the instance's estimated start (the process's, ledger.h): the time
+     * it took to fault the memory in counts as a ramp from 0, half of it on average. */
     t_ready = now_ns();
     cr_assert_eq(acct_sampler_new(th_ctx(), NULL, NULL, &s), 0);
     cr_assert_gt(acct_sampler_scan(s, &e), 0, "%s", e.detail);
@@ -250,7 +252,8 @@ Test(accounting, memory_integral_within_5_percent)
     kill(pid, SIGKILL);
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     final_of(l, g, 0);
-    held_bs = (uint64_t)((unsigned __int128)io.arg * (t_gone - t_ready) / NS);
+    held_bs = (uint64_t)((unsigned __int128)io.arg * (t_gone - t_ready) / NS) +
+              (uint64_t)((unsigned __int128)io.arg * (t_ready - t_spawn) / NS / 2);
     rep = report(ACCT_BY_INSTANCE, NULL);
     got = row(rep, "mem/run-1")->mem_bs;
     cr_expect(got >= held_bs * 95 / 100 && got <= held_bs * 105 / 100,
@@ -396,7 +399,7 @@ Test(accounting, totals_equal_sum_of_rows)
             char *buf = NULL;
             size_t len = 0;
             FILE *out = open_memstream(&buf, &len);
-            cr_expect_eq(acct_report_print(out, rep, f), 0);
+            cr_expect_eq(acct_report_print(out, rep, f, 0), 0);
             fclose(out);
             cr_expect_gt(len, 0);
             free(buf);
@@ -581,13 +584,26 @@ static uint64_t fill_irregular(struct acct_ledger *l, uint64_t t0, int steps)
     return t + NS;
 }
 
-/* The same sums as a report by instance, straight from the raw samples of [from, to). */
+/* The same sums as a report by instance, straight from the raw samples of [from, to) and
+ * the instances' lives (report.h): CPU and memory at sample resolution; wall time the
+ * overlap of each life [start, end) with the range (start: the ledger's, or in an older
+ * ledger the first sample's; end: the final record, or the latest sample); frozen time 0
+ * (these ledgers have no freeze events). An instance counts when it has a sample in the
+ * range or lived in it. */
 static const char raw_sql[] =
-    "SELECT g.workload || '/' || g.instance k, count(DISTINCT g.id), sum(s.d_cpu_user_ns),"
-    " sum(s.d_cpu_system_ns), sum(s.d_mem_bs), sum(s.d_oom_kills), sum(s.d_throttled_ns),"
-    " sum(s.d_wall_ns), sum(s.d_frozen_ns), sum(s.d_cpu_reserved_ns), sum(s.d_mem_reserved_bs),"
-    " max(coalesce(s.mem_peak, 0)) FROM samples s JOIN groups g ON g.id = s.group_id"
-    " WHERE g.kind = 'instance' AND s.t_ns >= ?1 AND s.t_ns < ?2 GROUP BY k ORDER BY k";
+    "WITH life AS (SELECT g.id, g.workload || '/' || g.instance k, coalesce(g.start_ns,"
+    "  (SELECT t_ns - d_wall_ns FROM samples WHERE group_id = g.id ORDER BY t_ns LIMIT 1)) s,"
+    "  coalesce(g.end_ns, (SELECT max(t_ns) FROM samples WHERE group_id = g.id)) e"
+    "  FROM groups g WHERE g.kind = 'instance'),"
+    " use AS (SELECT group_id id, sum(d_cpu_user_ns) a, sum(d_cpu_system_ns) b,"
+    "  sum(d_mem_bs) c, sum(d_oom_kills) d, sum(d_throttled_ns) t, sum(d_cpu_reserved_ns) h,"
+    "  sum(d_mem_reserved_bs) i, max(coalesce(mem_peak, 0)) p FROM samples"
+    "  WHERE t_ns >= ?1 AND t_ns < ?2 GROUP BY group_id)"
+    " SELECT l.k, count(*), sum(coalesce(u.a, 0)), sum(coalesce(u.b, 0)), sum(coalesce(u.c, 0)),"
+    " sum(coalesce(u.d, 0)), sum(coalesce(u.t, 0)), sum(max(0, min(l.e, ?2) - max(l.s, ?1))), 0,"
+    " sum(coalesce(u.h, 0)), sum(coalesce(u.i, 0)), max(coalesce(u.p, 0))"
+    " FROM life l LEFT JOIN use u ON u.id = l.id"
+    " WHERE u.id IS NOT NULL OR min(l.e, ?2) > max(l.s, ?1) GROUP BY l.k ORDER BY l.k";
 
 static void expect_report_equals_raw(struct acct_ledger *l, sqlite3_stmt *raw, uint64_t from,
                                      uint64_t to)
@@ -716,9 +732,11 @@ Test(accounting, report_cutting_hours_and_minutes_equals_raw_samples)
     expect_reports_equal_raw(t0, t1);
 }
 
-/* A ledger of schema 1 (no rollup_minute) is read as it is by a reader, and migrated by
- * the first writer: rollup_minute backfilled exactly, then kept by new writes. */
-Test(accounting, schema_1_ledger_is_migrated)
+/* Ledgers of schema 2 (no exit status, policy, nor a start for instances without a final
+ * record) and 1 (no rollup_minute either) are read as they are by a reader, and migrated
+ * by the first writer: rollup_minute backfilled exactly, starts set, then kept by new
+ * writes. */
+Test(accounting, older_ledgers_are_read_then_migrated)
 {
     struct acct_ledger *l = ledger();
     struct cg_err e = {0};
@@ -726,17 +744,28 @@ Test(accounting, schema_1_ledger_is_migrated)
 
     t1 = fill_irregular(l, t0, 300);
     acct_ledger_close(l);
-    /* schema 2 less what migration 1 -> 2 added is schema 1, as an older corral wrote it */
+    /* schema 3 less what migration 2 -> 3 added is schema 2, as an older corral wrote it */
+    sql_exec("BEGIN; ALTER TABLE groups DROP COLUMN exit_status;"
+             " ALTER TABLE groups DROP COLUMN policy;"
+             " UPDATE groups SET start_ns = NULL WHERE end_ns IS NULL;"
+             " PRAGMA user_version = 2; COMMIT;");
+    cr_assert_gt(
+        sql_int("SELECT count(*) FROM groups WHERE kind = 'instance' AND start_ns IS NULL"), 0);
+    expect_reports_equal_raw(t0, t1);
+    cr_expect_eq(sql_int("PRAGMA user_version"), 2, "a reader must not migrate");
+    /* and less what 1 -> 2 added, schema 1 */
     sql_exec("BEGIN; DROP TRIGGER samples_rollup_minute; DROP TABLE rollup_minute;"
              " PRAGMA user_version = 1; COMMIT;");
     cr_assert_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%minute%'"), 0);
-
     expect_reports_equal_raw(t0, t1); /* read-only: hours + samples */
     cr_expect_eq(sql_int("PRAGMA user_version"), 1, "a reader must not migrate");
 
     l = ledger(); /* migrates */
     cr_expect_eq(acct_ledger_check(l, &e), 0, "%s", e.detail);
     cr_expect_eq(sql_int("PRAGMA user_version"), ACCT_SCHEMA_VERSION);
+    cr_expect_eq(
+        sql_int("SELECT count(*) FROM groups WHERE kind = 'instance' AND start_ns IS NULL"), 0,
+        "every instance has a start");
     expect_rollups_exact("rollup_minute", "minute", 60 * NS);
     /* and kept from then on, by the same transactions as the samples */
     t1 = fill_irregular(l, (t1 / NS / 60 + 60) * 60 * NS, 60);

@@ -152,7 +152,7 @@ Test(cli, usage_and_invalid_input_exit_codes)
     cr_assert_eq(corral_sh("freeze web --timeout banana 2>/dev/null"), 2);
     cr_assert_eq(corral_sh("run --policy web 2>/dev/null"), 2);
     cr_assert_eq(corral_sh("report --by planet 2>/dev/null"), 1);
-    cr_assert_eq(corral_sh("report --from yesterday 2>/dev/null"), 1);
+    cr_assert_eq(corral_sh("report --from last-week 2>/dev/null"), 1);
     /* invalid policy: exit 1, FILE:LINE on stderr, nothing applied */
     policy("bad", "[Workload]\nClass=high\n[Pids]\nMax=lots\n");
     cr_assert_eq(corral_sh("check 2>%s/err", tmpdir), 1);
