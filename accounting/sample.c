@@ -186,7 +186,7 @@ static int read_fresh(int dfd, const char *name, char *buf, size_t size)
 
 int acct_read_usage(struct cg_group *g, struct ctl_usage *ret)
 {
-    bool v2 = cg_ctx_is_v2(g->ctx);
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
     char buf[1024];
 
     ctl_usage_init(ret);
@@ -222,7 +222,7 @@ static void read_limits(struct cg_group *w, struct acct_group *ret)
     char buf[64];
     uint64_t quota = CTL_UNSET, period = CTL_UNSET, mem;
 
-    if (cg_ctx_is_v2(w->ctx)) {
+    if (cg_ctx_is_v2(cg_group_ctx(w))) {
         int dfd = cg_group_fd(w, CG_H_CPU);
         if (dfd >= 0 && cg_read_at(dfd, "cpu.max", buf, sizeof(buf)) >= 0) {
             char *sp = strchr(buf, ' ');
@@ -268,7 +268,7 @@ int acct_group_from_cg(struct cg_group *g, const char *account, struct acct_grou
     struct acct_group ag;
     int r;
 
-    r = acct_group_from_path(g->path, &ag);
+    r = acct_group_from_path(cg_group_path(g), &ag);
     if (r < 0)
         return r;
     r = generation(g, &ag.generation);
@@ -566,7 +566,7 @@ static int scan_add(struct scan *sc, struct cg_group *g, uint32_t parent)
 
     /* An instance takes its workload's limits from the walk (below): only its generation
      * is read here, not the workload's limit files once more per instance. */
-    r = acct_group_from_path(g->path, &ag);
+    r = acct_group_from_path(cg_group_path(g), &ag);
     if (r >= 0 && (ag.kind != ACCT_INSTANCE || parent == NO_PARENT))
         r = acct_group_from_cg(g, NULL, &ag);
     else if (r >= 0)
@@ -654,11 +654,11 @@ static int scan_walk(struct scan *sc, struct cg_group *g, int depth, uint32_t pa
         return 0;
     if (out_of_fds(r)) {
         sc->unopened++;
-        scan_carry(sc, g->path, false);
+        scan_carry(sc, cg_group_path(g), false);
         return 0;
     }
     if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "cannot list groups");
+        return cg_err_set(e, r, cg_group_path(g), NULL, "cannot list groups");
     for (char **k = kids; *k; k++) {
         _cleanup_(cg_group_freep) struct cg_group *c = NULL;
         char path[256];
@@ -671,13 +671,15 @@ static int scan_walk(struct scan *sc, struct cg_group *g, int depth, uint32_t pa
         if (r == -ENOENT || r == -ENODEV)
             continue;
         if (out_of_fds(r)) {
-            snprintf(path, sizeof(path), "%s%s%s", g->path, g->path[0] ? "/" : "", *k);
+            snprintf(path, sizeof(path), "%s%s%s", cg_group_path(g), cg_group_path(g)[0] ? "/" : "",
+                     *k);
             sc->unopened++;
             scan_carry(sc, path, true);
             continue;
         }
         if (r < 0)
-            return cg_err_set(e, r, c ? c->path : g->path, NULL, "cannot open group '%s'", *k);
+            return cg_err_set(e, r, c ? cg_group_path(c) : cg_group_path(g), NULL,
+                              "cannot open group '%s'", *k);
         if (depth < 2) {
             r = scan_walk(sc, c, depth + 1, (uint32_t)(sc->n - 1), e);
             if (r < 0)

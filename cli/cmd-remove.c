@@ -23,7 +23,8 @@ static int record_final(void *userdata, struct cg_group *g, const struct ctl_usa
     int r = cli_hook_final_usage(f->cli, f->ledger, g, NULL, u, 0, acct_now_ns());
 
     if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "final usage could not be recorded; not removed");
+        return cg_err_set(e, r, cg_group_path(g), NULL,
+                          "final usage could not be recorded; not removed");
     return 0;
 }
 

@@ -299,9 +299,9 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
     struct final_ctx *f = userdata;
     int r;
 
-    if (cli_lock_root(f->cli, instance->ctx, "run", &f->lock) != EXIT_OK)
+    if (cli_lock_root(f->cli, cg_group_ctx(instance), "run", &f->lock) != EXIT_OK)
         cli_warn(f->cli, "run: recording and removing instance '%s' without the lock",
-                 instance->path);
+                 cg_group_path(instance));
     ledger_wait(f);
     if (f->ledger_error < 0) {
         cli_error_ctx(f->cli, "ledger", &f->ledger_err, f->ledger_error);

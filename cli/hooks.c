@@ -82,12 +82,12 @@ int cli_final_group(struct cli *cli, struct cg_group *g, const char *account, bo
     char acc[65];
     int r;
 
-    r = acct_group_from_path(g->path, &ag);
+    r = acct_group_from_path(cg_group_path(g), &ag);
     if (r == 0 && !account && ag.workload[0])
         account = cli_account_of(cli, ag.workload, acc);
     r = acct_group_from_cg(g, account, ret);
     if (r < 0 && !quiet)
-        cli_error(cli, "final usage not recorded: %s: %s", g->path, strerror(-r));
+        cli_error(cli, "final usage not recorded: %s: %s", cg_group_path(g), strerror(-r));
     return r;
 }
 

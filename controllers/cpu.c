@@ -71,20 +71,20 @@ static int read_u64_raw(struct cg_group *g, enum cg_hier h, const char *file, ch
         return r;
     r = cg_parse_u64(raw, ret);
     if (r < 0)
-        return cg_err_set(e, r, g->path, file, "unexpected content '%s'", raw);
+        return cg_err_set(e, r, cg_group_path(g), file, "unexpected content '%s'", raw);
     return 0;
 }
 
 static int apply_weight(struct cg_group *g, uint64_t weight, struct cg_txn *t, struct cg_err *e)
 {
-    bool v2 = cg_ctx_is_v2(g->ctx);
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
     const char *file = v2 ? "cpu.weight" : "cpu.shares";
     uint64_t want = v2 ? weight : ctl_weight_to_shares(weight), cur;
     char raw[64], val[32];
     int r;
 
     if (weight < CTL_WEIGHT_MIN || weight > CTL_WEIGHT_MAX)
-        return cg_err_set(e, -ERANGE, g->path, file, "CPU weight %llu is outside %d..%d",
+        return cg_err_set(e, -ERANGE, cg_group_path(g), file, "CPU weight %llu is outside %d..%d",
                           (unsigned long long)weight, CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
     /* Compared in the kernel's unit, so shares that round-trip to the same weight are
      * still rewritten when they differ from what the weight maps to. */
@@ -107,7 +107,7 @@ static int apply_max_v2(struct cg_group *g, const struct ctl_settings *s, struct
         return r;
     r = ctl_cpu_max_parse(raw, &cq, &cp);
     if (r < 0)
-        return cg_err_set(e, r, g->path, "cpu.max", "unexpected content '%s'", raw);
+        return cg_err_set(e, r, cg_group_path(g), "cpu.max", "unexpected content '%s'", raw);
     /* A quota without a period is relative to the default period, not whatever period an
      * earlier policy left; a period without a quota keeps the quota. */
     wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
@@ -118,7 +118,7 @@ static int apply_max_v2(struct cg_group *g, const struct ctl_settings *s, struct
         return 0;
     r = ctl_cpu_max_format(wq, wp, val, sizeof(val));
     if (r < 0)
-        return cg_err_set(e, r, g->path, "cpu.max", "invalid quota or period");
+        return cg_err_set(e, r, cg_group_path(g), "cpu.max", "invalid quota or period");
     return cg_txn_write(t, g, CG_H_CPU, "cpu.max", raw, val, e);
 }
 
@@ -138,13 +138,15 @@ static int apply_max_v1(struct cg_group *g, const struct ctl_settings *s, struct
         return r;
     r = ctl_cfs_quota_parse(rawq, &cq);
     if (r < 0)
-        return cg_err_set(e, r, g->path, "cpu.cfs_quota_us", "unexpected content '%s'", rawq);
+        return cg_err_set(e, r, cg_group_path(g), "cpu.cfs_quota_us", "unexpected content '%s'",
+                          rawq);
     wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
     wp = s->cpu_period_usec != CTL_UNSET
              ? s->cpu_period_usec
              : (s->cpu_max_usec != CTL_UNSET ? CTL_PERIOD_DEFAULT_USEC : cp);
     if (wp == CTL_MAX)
-        return cg_err_set(e, -EINVAL, g->path, "cpu.cfs_period_us", "period cannot be max");
+        return cg_err_set(e, -EINVAL, cg_group_path(g), "cpu.cfs_period_us",
+                          "period cannot be max");
     snprintf(valp, sizeof(valp), "%llu", (unsigned long long)wp);
     if (wq == CTL_MAX)
         snprintf(valq, sizeof(valq), "-1");
@@ -182,7 +184,7 @@ static int cpu_apply(struct cg_group *g, const struct ctl_settings *s, struct cg
     }
     if (s->cpu_max_usec == CTL_UNSET && s->cpu_period_usec == CTL_UNSET)
         return 0;
-    return cg_ctx_is_v2(g->ctx) ? apply_max_v2(g, s, t, e) : apply_max_v1(g, s, t, e);
+    return cg_ctx_is_v2(cg_group_ctx(g)) ? apply_max_v2(g, s, t, e) : apply_max_v1(g, s, t, e);
 }
 
 static int cpu_read_settings(struct cg_group *g, struct ctl_settings *ret)
@@ -191,7 +193,7 @@ static int cpu_read_settings(struct cg_group *g, struct ctl_settings *ret)
     uint64_t v, q, p;
     char buf[64];
 
-    if (cg_ctx_is_v2(g->ctx)) {
+    if (cg_ctx_is_v2(cg_group_ctx(g))) {
         r = ctl_read_counter(fd, "cpu.weight", &ret->cpu_weight);
         if (r < 0)
             return r;
@@ -228,7 +230,7 @@ static int cpu_read_usage(struct cg_group *g, struct ctl_usage *ret)
     _cleanup_free_ char *stat = NULL;
     int fd = cg_group_fd(g, CG_H_CPU), r;
 
-    if (cg_ctx_is_v2(g->ctx)) {
+    if (cg_ctx_is_v2(cg_group_ctx(g))) {
         /* cpu.stat's usage lines are there even when the cpu controller is off (4.15+);
          * the throttling lines only when it is on. */
         r = ctl_read_text(fd, "cpu.stat", &stat);

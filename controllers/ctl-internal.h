@@ -56,15 +56,15 @@ static inline int ctl_file_error(struct cg_group *g, enum cg_hier h, const char 
     int fd = cg_group_fd(g, h);
 
     if (fd < 0)
-        return cg_err_set(e, -ENODEV, g->path, file,
+        return cg_err_set(e, -ENODEV, cg_group_path(g), file,
                           "missing controller '%s': its hierarchy is not mounted", ctl);
     if (r == -ENOENT) {
         if (faccessat(fd, "cgroup.procs", F_OK, 0) < 0)
-            return cg_err_set(e, -ENOENT, g->path, file, "the group no longer exists");
-        return cg_err_set(e, -ENODEV, g->path, file,
+            return cg_err_set(e, -ENOENT, cg_group_path(g), file, "the group no longer exists");
+        return cg_err_set(e, -ENODEV, cg_group_path(g), file,
                           "missing controller '%s' (not enabled for this group)", ctl);
     }
-    return cg_err_set(e, r, g->path, file, "cannot read");
+    return cg_err_set(e, r, cg_group_path(g), file, "cannot read");
 }
 
 /* Reads the raw value of a controller file, as the kernel shows it (kept for rollback). */

@@ -53,7 +53,7 @@ static void sleep_ns(uint64_t ns)
 /* The freezer's directory fd and the file that holds its state. */
 static int freezer_fd(struct cg_group *g, const char **ret_file)
 {
-    bool v2 = cg_ctx_is_v2(g->ctx);
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
 
     *ret_file = v2 ? "cgroup.freeze" : "freezer.state";
     return cg_group_fd(g, v2 ? CG_H_CPU : CG_H_FREEZER);
@@ -64,13 +64,14 @@ static int freezer_fd(struct cg_group *g, const char **ret_file)
 static int freezer_error(struct cg_group *g, int fd, const char *file, int r, struct cg_err *e)
 {
     if (fd < 0)
-        return cg_err_set(e, -ENODEV, g->path, file, "no freezer hierarchy on this system");
+        return cg_err_set(e, -ENODEV, cg_group_path(g), file,
+                          "no freezer hierarchy on this system");
     if (r == -ENOENT || r == -ENODEV) {
         if (faccessat(fd, "cgroup.procs", F_OK, 0) < 0)
-            return cg_err_set(e, -ENOENT, g->path, file, "the group no longer exists");
-        return cg_err_set(e, -ENODEV, g->path, file, "this group has no freezer");
+            return cg_err_set(e, -ENOENT, cg_group_path(g), file, "the group no longer exists");
+        return cg_err_set(e, -ENODEV, cg_group_path(g), file, "this group has no freezer");
     }
-    return cg_err_set(e, r, g->path, file, "cannot read the freezer state");
+    return cg_err_set(e, r, cg_group_path(g), file, "cannot read the freezer state");
 }
 
 /* v2: the "frozen" value of cgroup.events through a kept-open fd (reading re-arms POLLPRI). */
@@ -101,7 +102,7 @@ static int state_raw(struct cg_group *g, enum ctl_freeze_state *ret, bool *ret_r
     r = cg_read_at(fd, file, buf, sizeof(buf));
     if (r < 0)
         return freezer_error(g, fd, file, r, e);
-    if (cg_ctx_is_v2(g->ctx)) {
+    if (cg_ctx_is_v2(cg_group_ctx(g))) {
         _cleanup_close_ int evfd = openat(fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
         bool frozen;
 
@@ -121,7 +122,7 @@ static int state_raw(struct cg_group *g, enum ctl_freeze_state *ret, bool *ret_r
     else if (strcmp(buf, "THAWED") == 0)
         *ret = CTL_THAWED;
     else
-        return cg_err_set(e, -EBADMSG, g->path, file, "unexpected state '%s'", buf);
+        return cg_err_set(e, -EBADMSG, cg_group_path(g), file, "unexpected state '%s'", buf);
     *ret_requested = *ret != CTL_THAWED;
     return 0;
 }
@@ -206,7 +207,8 @@ static void fill_stuck(struct cg_group *g, int fd, struct ctl_freeze_stuck *stuc
     stuck->n = 0;
     /* The whole subtree: a freeze covers it, and on v1 each group lists only its own
      * tasks. */
-    (void)cg_walk_dirs(fd, stuck_one, &(struct stuck_walk){cg_ctx_is_v2(g->ctx), stuck}, 16);
+    (void)cg_walk_dirs(fd, stuck_one, &(struct stuck_walk){cg_ctx_is_v2(cg_group_ctx(g)), stuck},
+                       16);
 }
 
 /* v2: waits until cgroup.events says frozen == want, or the deadline. */
@@ -236,9 +238,9 @@ static int v2_wait(struct cg_group *g, int fd, bool want, uint64_t deadline, str
         ts.tv_nsec = (long)(left % 1000000000ULL);
         r = ppoll(&p, 1, &ts, NULL);
         if (r < 0 && errno != EINTR)
-            return cg_err_set(e, -errno, g->path, "cgroup.events", "poll");
+            return cg_err_set(e, -errno, cg_group_path(g), "cgroup.events", "poll");
         if (r > 0 && (p.revents & POLLNVAL))
-            return cg_err_set(e, -EBADF, g->path, "cgroup.events", "poll");
+            return cg_err_set(e, -EBADF, cg_group_path(g), "cgroup.events", "poll");
     }
 }
 
@@ -281,7 +283,7 @@ static int v1_freeze_loop(struct cg_group *g, int fd, uint64_t deadline, struct 
 int ctl_freezer_freeze(struct cg_group *g, uint64_t timeout_usec, struct ctl_freeze_stuck *stuck,
                        struct cg_err *e)
 {
-    bool v2 = cg_ctx_is_v2(g->ctx), requested, was;
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g)), requested, was;
     uint64_t deadline = deadline_after(timeout_usec);
     struct ctl_freeze_stuck local;
     enum ctl_freeze_state s;
@@ -299,7 +301,7 @@ int ctl_freezer_freeze(struct cg_group *g, uint64_t timeout_usec, struct ctl_fre
         if (!requested) {
             r = cg_write_at(fd, file, "1");
             if (r < 0)
-                return cg_err_set(e, r, g->path, file, "the kernel refused '1'");
+                return cg_err_set(e, r, cg_group_path(g), file, "the kernel refused '1'");
         }
         r = v2_wait(g, fd, true, deadline, e);
     } else {
@@ -319,7 +321,7 @@ int ctl_freezer_freeze(struct cg_group *g, uint64_t timeout_usec, struct ctl_fre
     if (!requested)
         (void)cg_write_at(fd, file, v2 ? "0" : "THAWED");
     if (r == -ETIMEDOUT)
-        return cg_err_set(e, r, g->path, v2 ? "cgroup.events" : file,
+        return cg_err_set(e, r, cg_group_path(g), v2 ? "cgroup.events" : file,
                           "not frozen within %llu us; %zu task(s) still running; thawed back",
                           (unsigned long long)timeout_usec, stuck->n);
     return r;
@@ -327,7 +329,7 @@ int ctl_freezer_freeze(struct cg_group *g, uint64_t timeout_usec, struct ctl_fre
 
 int ctl_freezer_thaw(struct cg_group *g, uint64_t timeout_usec, struct cg_err *e)
 {
-    bool v2 = cg_ctx_is_v2(g->ctx), requested;
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g)), requested;
     uint64_t deadline = deadline_after(timeout_usec), pause = 10000;
     enum ctl_freeze_state s;
     const char *file;
@@ -340,7 +342,7 @@ int ctl_freezer_thaw(struct cg_group *g, uint64_t timeout_usec, struct cg_err *e
         return 0;
     r = cg_write_at(fd, file, v2 ? "0" : "THAWED");
     if (r < 0)
-        return cg_err_set(e, r, g->path, file, "the kernel refused to thaw");
+        return cg_err_set(e, r, cg_group_path(g), file, "the kernel refused to thaw");
     if (v2)
         r = v2_wait(g, fd, false, deadline, e);
     else
@@ -360,7 +362,7 @@ int ctl_freezer_thaw(struct cg_group *g, uint64_t timeout_usec, struct cg_err *e
             pause = pause * 2 > 1000000ULL ? 1000000ULL : pause * 2;
         }
     if (r == -ETIMEDOUT)
-        return cg_err_set(e, r, g->path, file,
+        return cg_err_set(e, r, cg_group_path(g), file,
                           "still frozen after %llu us (is an ancestor frozen?)",
                           (unsigned long long)timeout_usec);
     return r;

@@ -85,11 +85,11 @@ static uint64_t want_bytes(uint64_t v)
 static int parse_limit(struct cg_group *g, const char *file, char *raw, size_t size,
                        uint64_t *ret_cur, struct cg_err *e)
 {
-    bool v2 = cg_ctx_is_v2(g->ctx);
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
     int r = ctl_mem_parse(raw, v2, page_size(), ret_cur);
 
     if (r < 0)
-        return cg_err_set(e, r, g->path, file, "unexpected content '%s'", raw);
+        return cg_err_set(e, r, cg_group_path(g), file, "unexpected content '%s'", raw);
     /* The rollback value in the form the kernel takes back on any page size. */
     if (*ret_cur == CTL_MAX)
         snprintf(raw, size, "%s", v2 ? "max" : "-1");
@@ -117,7 +117,7 @@ static int set_limit(struct cg_group *g, const char *file, uint64_t want, struct
     r = read_limit(g, file, raw, sizeof(raw), &cur, e);
     if (r < 0 || cur == want)
         return r;
-    ctl_mem_format(want, cg_ctx_is_v2(g->ctx), val, sizeof(val));
+    ctl_mem_format(want, cg_ctx_is_v2(cg_group_ctx(g)), val, sizeof(val));
     return cg_txn_write(t, g, CG_H_MEMORY, file, raw, val, e);
 }
 
@@ -232,7 +232,7 @@ static int apply_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_
 static int memory_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
                         struct ctl_warnings *w, struct cg_err *e)
 {
-    return cg_ctx_is_v2(g->ctx) ? apply_v2(g, s, t, w, e) : apply_v1(g, s, t, w, e);
+    return cg_ctx_is_v2(cg_group_ctx(g)) ? apply_v2(g, s, t, w, e) : apply_v1(g, s, t, w, e);
 }
 
 /* Reads a limit file into *field if it exists; absent files leave it CTL_UNSET. */
@@ -251,7 +251,7 @@ static int memory_read_settings(struct cg_group *g, struct ctl_settings *ret)
     int fd = cg_group_fd(g, CG_H_MEMORY), r;
     uint64_t sw = CTL_UNSET;
 
-    if (cg_ctx_is_v2(g->ctx)) {
+    if (cg_ctx_is_v2(cg_group_ctx(g))) {
         r = read_setting(fd, "memory.max", true, &ret->mem_max);
         if (r >= 0)
             r = read_setting(fd, "memory.high", true, &ret->mem_high);
@@ -278,7 +278,7 @@ static int memory_read_usage(struct cg_group *g, struct ctl_usage *ret)
 {
     _cleanup_free_ char *text = NULL;
     int fd = cg_group_fd(g, CG_H_MEMORY), r;
-    bool v2 = cg_ctx_is_v2(g->ctx);
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
 
     r = ctl_read_counter(fd, v2 ? "memory.current" : "memory.usage_in_bytes", &ret->mem_current);
     if (r >= 0)

@@ -22,7 +22,7 @@ static int pids_apply(struct cg_group *g, const struct ctl_settings *s, struct c
         return r;
     r = cg_parse_u64(raw, &cur);
     if (r < 0)
-        return cg_err_set(e, r, g->path, "pids.max", "unexpected content '%s'", raw);
+        return cg_err_set(e, r, cg_group_path(g), "pids.max", "unexpected content '%s'", raw);
     if (cur == s->pids_max)
         return 0;
     ctl_format_u64(s->pids_max, val, sizeof(val));

@@ -62,12 +62,6 @@ struct cg_ctx {
     char **roots_inside;
 };
 
-struct cg_group {
-    struct cg_ctx *ctx;
-    char *path;        /* relative to the corral root; "" for the root itself */
-    int fd[_CG_H_MAX]; /* -1 where the hierarchy is missing; v2 uses fd[0] only */
-};
-
 /* Discovers the system and resolves root (NULL: $CORRAL_ROOT, else "corral"; an empty
  * root, given or in the environment, is -EINVAL). Touches nothing. */
 int cg_ctx_new(const char *root, struct cg_ctx **ret, struct cg_err *e);
@@ -101,6 +95,9 @@ DEFINE_POINTER_CLEANUP(struct cg_group, cg_group_free)
 
 /* The directory fd for hierarchy h, or -1 (v2: the one fd). */
 int cg_group_fd(const struct cg_group *g, enum cg_hier h);
+/* The group's path relative to the corral root ("" for the root itself) and its context. */
+const char *cg_group_path(const struct cg_group *g);
+struct cg_ctx *cg_group_ctx(const struct cg_group *g);
 
 int cg_group_write(struct cg_group *g, enum cg_hier h, const char *file, const char *value,
                    struct cg_err *e);

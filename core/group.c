@@ -94,6 +94,16 @@ int cg_group_parent(const struct cg_group *g, struct cg_group **ret)
     return group_copy(g, pp, "..", ret);
 }
 
+const char *cg_group_path(const struct cg_group *g)
+{
+    return g->path;
+}
+
+struct cg_ctx *cg_group_ctx(const struct cg_group *g)
+{
+    return g->ctx;
+}
+
 int cg_group_fd(const struct cg_group *g, enum cg_hier h)
 {
     const struct cg_ctx *ctx = g->ctx;

@@ -5,6 +5,13 @@
 
 #include "core/cgroup.h"
 
+/* An open group (opaque outside core): one directory fd per hierarchy. */
+struct cg_group {
+    struct cg_ctx *ctx;
+    char *path;        /* relative to the corral root; "" for the root itself */
+    int fd[_CG_H_MAX]; /* -1 where the hierarchy is missing; v2 uses fd[0] only */
+};
+
 /* On v2 a cgroup that has children may not hold processes (the "no internal process"
  * rule, kernel 4.5+). When corral nests its root under the caller's own cgroup it first
  * moves the caller's processes into this leaf, as systemd's DelegateSubgroup= does. A

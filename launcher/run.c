@@ -70,11 +70,11 @@ static unsigned long clone_flags(unsigned ns)
 static int make_instance(struct cg_group *w, const char *id, struct cg_group **ret,
                          struct cg_err *e)
 {
-    const char *wl = strrchr(w->path, '/');
+    const char *wl = strrchr(cg_group_path(w), '/');
     char name[CG_NAME_MAX + 1];
     int r;
 
-    wl = wl ? wl + 1 : w->path;
+    wl = wl ? wl + 1 : cg_group_path(w);
     if (id) {
         r = cg_name_check("instance name", id, e);
         if (r < 0)
@@ -102,9 +102,10 @@ static int make_instance(struct cg_group *w, const char *id, struct cg_group **r
         }
         cg_group_free(g);
         if (id)
-            return cg_err_set(e, -EEXIST, w->path, NULL, "instance %s/%s exists already", wl, name);
+            return cg_err_set(e, -EEXIST, cg_group_path(w), NULL, "instance %s/%s exists already",
+                              wl, name);
     }
-    return cg_err_set(e, -EEXIST, w->path, NULL, "no free instance name");
+    return cg_err_set(e, -EEXIST, cg_group_path(w), NULL, "no free instance name");
 }
 
 /* User namespace: an identity map (see README: a subordinate range is future work). */
@@ -292,7 +293,7 @@ static void *instance_make(void *userdata)
     x->r = launch_check_not_frozen(x->workload, &x->e);
     if (x->r >= 0)
         x->r = make_instance(x->workload, x->id, &x->inst, &x->e);
-    if (x->r >= 0 && !cg_ctx_is_v2(x->workload->ctx)) {
+    if (x->r >= 0 && !cg_ctx_is_v2(cg_group_ctx(x->workload))) {
         x->r = cg_group_open_self_attach(x->inst, x->tasks, &x->e);
         if (x->r < 0) {
             (void)finish(x->inst, NULL);
@@ -337,7 +338,7 @@ static int start(struct run_state *s, struct instance *x, const struct launch_op
     pthread_t maker;
     int cgfd = -1, r;
 
-    if (!deferred && cg_ctx_is_v2(x->inst->ctx) && !(o->flags & LAUNCH_FORCE_FALLBACK))
+    if (!deferred && cg_ctx_is_v2(cg_group_ctx(x->inst)) && !(o->flags & LAUNCH_FORCE_FALLBACK))
         cgfd = cg_group_fd(x->inst, CG_H_CPU);
     if (deferred && pthread_create(&maker, NULL, instance_make, x) != 0)
         deferred = false, (void)instance_make(x);
@@ -347,7 +348,7 @@ static int start(struct run_state *s, struct instance *x, const struct launch_op
     if (deferred)
         (void)pthread_join(maker, NULL);
     if (r < 0)
-        return cg_err_set(e, r, x->workload ? x->workload->path : NULL, NULL,
+        return cg_err_set(e, r, x->workload ? cg_group_path(x->workload) : NULL, NULL,
                           r == -EPERM || r == -EINVAL || r == -ENOSPC || r == -EUSERS
                               ? "the kernel refused to create the namespaces"
                               : "cannot create the child process");
@@ -359,13 +360,14 @@ static int start(struct run_state *s, struct instance *x, const struct launch_op
         abandon(s);
         goto maker_failed;
     }
-    snprintf(res->group, sizeof(res->group), "%s", x->inst->path);
+    snprintf(res->group, sizeof(res->group), "%s", cg_group_path(x->inst));
     /* Placed first (v1: the fds handed over; v2 fallback: the pid written), then the id
      * maps of a user namespace, then released if held. */
     if (s->place[0] >= 0) {
         r = launch_place_send(s->place[0], x->tasks);
         if (r < 0)
-            r = cg_err_set(e, r, x->inst->path, "tasks", "cannot hand the child its group");
+            r = cg_err_set(e, r, cg_group_path(x->inst), "tasks",
+                           "cannot hand the child its group");
         cg_self_attach_close(x->tasks);
         closep(&s->place[0]);
     } else if (!into)
@@ -373,7 +375,7 @@ static int start(struct run_state *s, struct instance *x, const struct launch_op
     if (r >= 0 && (s->c.clone_ns & CLONE_NEWUSER))
         r = write_id_maps(s->pid, e);
     if (r >= 0 && s->c.hold && write(s->syn[1], "g", 1) != 1)
-        r = cg_err_set(e, -errno, x->inst->path, NULL, "cannot release the child");
+        r = cg_err_set(e, -errno, cg_group_path(x->inst), NULL, "cannot release the child");
     closep(&s->syn[1]);
     if (r < 0) {
         abandon(s);
@@ -484,7 +486,7 @@ out:
 int launch_run(struct cg_group *workload, const struct launch_opts *o, struct launch_result *ret,
                struct cg_err *e)
 {
-    return run(workload->ctx, workload, NULL, NULL, o, ret, e);
+    return run(cg_group_ctx(workload), workload, NULL, NULL, o, ret, e);
 }
 
 int launch_run_open(struct cg_ctx *ctx, launch_workload_fn open, void *userdata,

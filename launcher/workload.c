@@ -19,13 +19,14 @@ int launch_check_not_frozen(struct cg_group *workload, struct cg_err *e)
     if (r == -ENODEV)
         return 0; /* no freezer here: nothing can be frozen */
     if (r < 0)
-        return cg_err_set(e, r, workload->path, NULL, "cannot read the freezer state");
+        return cg_err_set(e, r, cg_group_path(workload), NULL, "cannot read the freezer state");
     if (s != CTL_THAWED)
-        return cg_err_set(e, -EBUSY, workload->path, NULL,
+        return cg_err_set(e, -EBUSY, cg_group_path(workload), NULL,
                           "the workload is %s; a new instance would stop before its first "
                           "instruction (thaw it first: corral thaw %s)",
                           s == CTL_FROZEN ? "frozen" : "freezing",
-                          strrchr(workload->path, '/') ? strrchr(workload->path, '/') + 1
-                                                       : workload->path);
+                          strrchr(cg_group_path(workload), '/')
+                              ? strrchr(cg_group_path(workload), '/') + 1
+                              : cg_group_path(workload));
     return 0;
 }

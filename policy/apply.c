@@ -6,6 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The forged handles of the dry-run and read-only passes reach into struct cg_group; the
+ * plan stage that replaces them reads through core instead. */
+#include "core/internal.h"
 #include "core/macro.h"
 #include "core/roots.h"
 #include "policy/apply.h"
@@ -100,7 +103,7 @@ static int open_child(struct cg_group *parent, const char *name, struct cg_txn *
             return cg_group_child(parent, name, false, ret, NULL, e); /* fills e */
     }
     if (t->dry_run) {
-        r = phantom(parent->ctx, parent->path, name, &g);
+        r = phantom(cg_group_ctx(parent), cg_group_path(parent), name, &g);
         if (r < 0)
             return r;
         r = cg_txn_created(t, g);
@@ -232,16 +235,16 @@ static int apply_group(struct cg_group *g, struct cg_group *standin, const struc
     if (is_phantom(g)) {
         r = plan_new_group(g, s, t, e);
         if (r == 0 && res && standin)
-            r = warn_only(standin, g->path, s, relevant, owner, res);
+            r = warn_only(standin, cg_group_path(g), s, relevant, owner, res);
         return r;
     }
     r = ctl_apply_all(g, s, t, &w, e);
     if (r < 0) {
         if (e && !e->group[0])
-            snprintf(e->group, sizeof(e->group), "%s", g->path);
+            snprintf(e->group, sizeof(e->group), "%s", cg_group_path(g));
         return r;
     }
-    return file_warnings(res, g->path, &w, relevant, owner);
+    return file_warnings(res, cg_group_path(g), &w, relevant, owner);
 }
 
 int pol_used_classes(const struct pol_config *cfg, const struct pol_set *set,
@@ -323,9 +326,10 @@ static int prune_group(struct cg_group *g, struct cg_txn *t, struct pol_apply_re
     /* populated covers the whole subtree: when it is 0, nothing below holds a process. */
     r = cg_group_populated(g);
     if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "cannot tell whether the group holds processes");
+        return cg_err_set(e, r, cg_group_path(g), NULL,
+                          "cannot tell whether the group holds processes");
     if (r > 0)
-        return add_busy(res, g->path);
+        return add_busy(res, cg_group_path(g));
     return cg_group_walk_post(g, prune_one, t, e);
 }
 
@@ -342,7 +346,7 @@ static int prune_class(struct cg_group *cg, struct cg_txn *t, struct pol_apply_r
         return keep_root(res, cg);
     r = cg_group_children(cg, &workloads);
     if (r < 0)
-        return cg_err_set(e, r, cg->path, NULL, "cannot list workload groups");
+        return cg_err_set(e, r, cg_group_path(cg), NULL, "cannot list workload groups");
     for (char **w = workloads; *w; w++) {
         _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
         r = cg_group_child(cg, *w, false, &wg, NULL, e);
@@ -358,9 +362,10 @@ static int prune_class(struct cg_group *cg, struct cg_txn *t, struct pol_apply_r
      * children are gone by now (or, in a dry run, planned to go). */
     r = cg_group_populated(cg);
     if (r < 0)
-        return cg_err_set(e, r, cg->path, NULL, "cannot tell whether the group holds processes");
+        return cg_err_set(e, r, cg_group_path(cg), NULL,
+                          "cannot tell whether the group holds processes");
     if (r > 0)
-        return add_busy(res, cg->path);
+        return add_busy(res, cg_group_path(cg));
     return cg_txn_remove(t, cg, e);
 }
 
@@ -370,7 +375,7 @@ static int prune(struct cg_group *root, const struct pol_set *set, const struct 
     _cleanup_(cg_strv_freep) char **classes = NULL;
     int r;
 
-    r = cg_roots_load_inside(root->ctx, e);
+    r = cg_roots_load_inside(cg_group_ctx(root), e);
     if (r < 0)
         return r;
     r = cg_group_children(root, &classes);
@@ -399,7 +404,7 @@ static int prune(struct cg_group *root, const struct pol_set *set, const struct 
             return r;
         r = cg_group_children(cg, &workloads);
         if (r < 0)
-            return cg_err_set(e, r, cg->path, NULL, "cannot list workload groups");
+            return cg_err_set(e, r, cg_group_path(cg), NULL, "cannot list workload groups");
         for (char **w = workloads; *w; w++) {
             _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
             if (workload_wanted(members, n_members, *w))
@@ -537,8 +542,8 @@ static void precheck_workload(struct precheck_item *it)
 
     if (!pc)
         return;
-    snprintf(path, sizeof(path), "%s/%s", pc->g->path, it->p->name);
-    g.ctx = pc->g->ctx;
+    snprintf(path, sizeof(path), "%s/%s", cg_group_path(pc->g), it->p->name);
+    g.ctx = cg_group_ctx(pc->g);
     g.path = path;
     for (int h = 0; h < _CG_H_MAX; h++)
         g.fd[h] = -1;
@@ -620,7 +625,7 @@ static void precheck_class_open(struct cg_group *root, const char *name, size_t 
                                 struct plan *pl)
 {
     struct precheck_class *pc = &pl->cls[idx];
-    struct cg_ctx *ctx = root->ctx;
+    struct cg_ctx *ctx = cg_group_ctx(root);
     size_t n_lists = pl->n_lists;
 
     if (cg_group_child(root, name, false, &pc->g, NULL, NULL) < 0) {
@@ -763,7 +768,7 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
 
                 if (!pl.items[k].w)
                     continue;
-                snprintf(path, sizeof(path), "%s/%s", cg->path, p->name);
+                snprintf(path, sizeof(path), "%s/%s", cg_group_path(cg), p->name);
                 r = file_warnings(res, path, pl.items[k].w, policy_relevant, p);
                 if (r < 0)
                     return r;

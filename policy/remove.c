@@ -55,7 +55,7 @@ static int lock_tree(struct cg_group *g, struct held *h, struct cg_err *e)
     r = cg_group_lock(g, &fd);
     if (r < 0) {
         if (r != -ENOENT)
-            r = cg_err_set(e, r, g->path, NULL, "cannot lock the group");
+            r = cg_err_set(e, r, cg_group_path(g), NULL, "cannot lock the group");
         cg_group_free(g);
         return r == -ENOENT ? 0 : r;
     }
@@ -67,7 +67,7 @@ static int lock_tree(struct cg_group *g, struct held *h, struct cg_err *e)
     }
     r = cg_group_children(g, &kids);
     if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "cannot list child groups");
+        return cg_err_set(e, r, cg_group_path(g), NULL, "cannot list child groups");
     for (char **k = kids; *k; k++) {
         struct cg_group *c = NULL;
 
@@ -94,9 +94,10 @@ static int remove_locked(const struct held *h, bool kill, pol_final_usage_fn hoo
 
     r = cg_group_populated(top);
     if (r < 0)
-        return cg_err_set(e, r, top->path, NULL, "cannot tell whether the group holds processes");
+        return cg_err_set(e, r, cg_group_path(top), NULL,
+                          "cannot tell whether the group holds processes");
     if (r > 0 && !kill)
-        return cg_err_set(e, -EBUSY, top->path, NULL,
+        return cg_err_set(e, -EBUSY, cg_group_path(top), NULL,
                           "processes are still running in the group (use --kill)");
     if (r > 0) {
         r = cg_group_kill(top, e);
@@ -109,7 +110,7 @@ static int remove_locked(const struct held *h, bool kill, pol_final_usage_fn hoo
 
         r = ctl_read_usage_all(h->g[i], &u);
         if (r < 0)
-            return cg_err_set(e, r, h->g[i]->path, NULL, "cannot read the final usage");
+            return cg_err_set(e, r, cg_group_path(h->g[i]), NULL, "cannot read the final usage");
         r = hook(userdata, h->g[i], &u, e);
         if (r < 0)
             return r;
@@ -140,7 +141,7 @@ int pol_remove(struct cg_ctx *ctx, const char *path, bool kill, pol_final_usage_
         return r;
     r = cg_roots_load_inside(ctx, e);
     if (r >= 0 && cg_group_overlaps_root(top))
-        r = cg_err_set(e, -EBUSY, top->path, NULL,
+        r = cg_err_set(e, -EBUSY, cg_group_path(top), NULL,
                        "another corral root lies in it; corral removes only what it made");
     if (r < 0) {
         cg_group_free(top);

@@ -36,8 +36,8 @@ static int add_node(struct pol_status *s, struct cg_group *g, unsigned depth)
     s->nodes = nn;
     x = &s->nodes[s->n++];
     memset(x, 0, sizeof(*x));
-    snprintf(x->path, sizeof(x->path), "%s", g->path);
-    snprintf(copy, sizeof(copy), "%s", g->path);
+    snprintf(x->path, sizeof(x->path), "%s", cg_group_path(g));
+    snprintf(copy, sizeof(copy), "%s", cg_group_path(g));
     for (char *c = strtok_r(copy, "/", &save); c && k < 3; c = strtok_r(NULL, "/", &save))
         comp[k++] = c;
     x->kind = depth == 1 ? POL_NODE_CLASS : depth == 2 ? POL_NODE_WORKLOAD : POL_NODE_INSTANCE;
@@ -79,7 +79,7 @@ static int walk(struct cg_group *g, unsigned depth, struct pol_status *s, struct
     if (r == -ENOENT)
         return 0; /* vanished meanwhile (an instance that ended) */
     if (r < 0)
-        return cg_err_set(e, r, g->path, NULL, "cannot list child groups");
+        return cg_err_set(e, r, cg_group_path(g), NULL, "cannot list child groups");
     for (char **k = kids; *k; k++) {
         _cleanup_(cg_group_freep) struct cg_group *c = NULL;
         r = cg_group_child(g, *k, false, &c, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "controllers/controller.h"
+#include "core/internal.h" /* faults planted in a group handle */
 #include "core/fileio.h"
 #include "core/txn.h"
 #include "tests/helpers.h"

@@ -141,7 +141,7 @@ Test(core, groups_created_in_every_hierarchy)
 
     cr_assert_eq(cg_group_open(ctx, "high/web", true, &g, &created, &e), 0, "%s", e.detail);
     cr_assert(created);
-    cr_assert_str_eq(g->path, "high/web");
+    cr_assert_str_eq(cg_group_path(g), "high/web");
     for (int h = 0; h < _CG_H_MAX; h++) {
         if (!ctx->sys.mount[h])
             continue;

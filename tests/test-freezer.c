@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "controllers/freezer.h"
+#include "core/internal.h" /* faults planted in a group handle */
 #include "core/fileio.h"
 #include "tests/helpers.h"
 

@@ -111,9 +111,10 @@ static int on_final(void *userdata, struct cg_group *inst, const struct launch_r
 
     f->called = true;
     /* Still there and readable when the hook runs. */
-    f->group_open = cg_group_read(inst, cg_ctx_is_v2(inst->ctx) ? CG_H_CPU : CG_H_PIDS,
-                                  cg_ctx_is_v2(inst->ctx) ? "cgroup.procs" : "cgroup.procs", buf,
-                                  sizeof(buf)) >= 0;
+    f->group_open =
+        cg_group_read(inst, cg_ctx_is_v2(cg_group_ctx(inst)) ? CG_H_CPU : CG_H_PIDS,
+                      cg_ctx_is_v2(cg_group_ctx(inst)) ? "cgroup.procs" : "cgroup.procs", buf,
+                      sizeof(buf)) >= 0;
     f->usage = res->usage;
     return 0;
 }
