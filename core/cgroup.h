@@ -69,6 +69,8 @@ void cg_ctx_free(struct cg_ctx *ctx);
 DEFINE_POINTER_CLEANUP(struct cg_ctx, cg_ctx_free)
 
 bool cg_ctx_is_v2(const struct cg_ctx *ctx);
+/* The file vocabulary of the running cgroup version (hybrid speaks v1's). */
+enum cg_vocab cg_ctx_vocab(const struct cg_ctx *ctx);
 /* Whether hierarchy h exists here (always true on v2 for the ones in cgroup.controllers). */
 bool cg_ctx_has(const struct cg_ctx *ctx, enum cg_hier h);
 

@@ -15,6 +15,14 @@ enum cg_mode {
     _CG_MODE_MAX,
 };
 
+/* Which file names and value forms a group's files use: a table of files per controller is
+ * indexed by it (cpu.shares | cpu.weight), so callers never branch on the version. */
+enum cg_vocab {
+    CG_VOCAB_V1,
+    CG_VOCAB_V2,
+    _CG_VOCAB_MAX,
+};
+
 enum cg_hier {
     CG_H_CPU,
     CG_H_CPUACCT,
