@@ -45,6 +45,9 @@ static void teardown(void)
 
 TestSuite(strict, .init = setup, .fini = teardown, .timeout = 60);
 
+/* Writes a string literal, byte for byte, without its NUL. */
+#define PUT(path, lit) put_raw(path, lit, sizeof(lit) - 1)
+
 static void put_raw(const char *path, const char *text, size_t len)
 {
     FILE *f = fopen(path, "we");
@@ -164,7 +167,7 @@ Test(strict, corral_conf_is_as_strict_as_a_policy)
     struct pol_config c;
 
     snprintf(path, sizeof(path), "%s/corral.conf", dir);
-    put_raw(path, "\xef\xbb\xbf[Bogus]\nX=1\n[Accounting]\nInterval: 5s\n", 43);
+    PUT(path, "\xef\xbb\xbf[Bogus]\nX=1\n[Accounting]\nInterval: 5s\n");
     cr_assert_eq(pol_config_load(path, true, &c, &d), 0);
     EXPECT(&d, 1, "byte order mark");
     EXPECT(&d, 1, "unknown section [Bogus]");
@@ -304,7 +307,7 @@ Test(strict, a_daemon_skips_special_files_and_loads_the_rest)
     snprintf(path, sizeof(path), "%s/x.policy", pdir);
     cr_assert_eq(mkfifo(path, 0644), 0);
     snprintf(path, sizeof(path), "%s/web.policy", pdir);
-    put_raw(path, "[CPU]\nWeight=200\n", 17);
+    PUT(path, "[CPU]\nWeight=200\n");
     d.skipped = &skipped;
     cr_assert_eq(pol_set_load(pdir, NULL, 0, NULL, &s, &d), 0);
     cr_expect_eq(d.n, 0);
@@ -325,12 +328,12 @@ Test(strict, symlinks_out_of_the_directory_are_not_followed)
 
     /* Something that is not a policy, whose text must not show in any message. */
     snprintf(secret, sizeof(secret), "%s/secret", dir);
-    put_raw(secret, "[Workload]\nName=Top-Secret-Value\n", 33);
+    PUT(secret, "[Workload]\nName=Top-Secret-Value\n");
     snprintf(link, sizeof(link), "%s/x.policy", pdir);
     cr_assert_eq(symlink(secret, link), 0);
     /* A link to a file beside it in the directory is fine. */
     snprintf(target, sizeof(target), "%s/real.conf-part", pdir);
-    put_raw(target, "[CPU]\nWeight=300\n", 17);
+    PUT(target, "[CPU]\nWeight=300\n");
     snprintf(inside, sizeof(inside), "%s/y.policy", pdir);
     cr_assert_eq(symlink("real.conf-part", inside), 0);
 
