@@ -314,6 +314,15 @@ static void life_case(enum first_row first, char frozen)
     json_decref(t.rep);
 }
 
+/* Every way the instance's first row can be made, by every freeze target. A freeze makes
+ * the row of the group it freezes only, so it is a first row for the instance only when it
+ * freezes the instance; a workload or class freeze is billed to the instances below it once
+ * they have a row (from a sample or their final record). */
+Test(report, probe_first_row_by_the_final_record_instance_frozen)
+{
+    life_case(BY_FINAL, 'i');
+}
+
 Test(report, probe_first_row_by_the_final_record_workload_frozen)
 {
     life_case(BY_FINAL, 'w');
@@ -329,7 +338,17 @@ Test(report, probe_first_row_by_corral_sample_instance_frozen)
     life_case(BY_SAMPLE, 'i');
 }
 
-Test(report, probe_first_row_by_corral_freeze_of_the_instance)
+Test(report, probe_first_row_by_corral_sample_workload_frozen)
+{
+    life_case(BY_SAMPLE, 'w');
+}
+
+Test(report, probe_first_row_by_corral_sample_class_frozen)
+{
+    life_case(BY_SAMPLE, 'c');
+}
+
+Test(report, probe_first_row_by_corral_freeze_instance_frozen)
 {
     life_case(BY_FREEZE, 'i');
 }
