@@ -25,7 +25,7 @@ ctl_id ctl_id_from_string(const char *s)
     return _CTL_INVALID;
 }
 
-void ctl_warn(struct ctl_warnings *w, const char *key, const char *fmt, ...)
+void ctl_warn(struct ctl_warnings *w, ctl_key key, const char *fmt, ...)
 {
     va_list ap;
 
@@ -40,9 +40,58 @@ void ctl_warn(struct ctl_warnings *w, const char *key, const char *fmt, ...)
 
 void ctl_settings_init(struct ctl_settings *s)
 {
-    s->cpu_weight = s->cpu_max_usec = s->cpu_period_usec = CTL_UNSET;
-    s->mem_max = s->mem_high = s->mem_low = s->mem_swap_max = CTL_UNSET;
-    s->pids_max = CTL_UNSET;
+    for (const struct ctl_key_desc *d = NULL; (d = ctl_key_next(d));)
+        *ctl_key_field(d, s) = CTL_UNSET;
+}
+
+const struct ctl_key_desc *ctl_key_next(const struct ctl_key_desc *d)
+{
+    int c = d ? d->ctl : 0;
+    size_t i = d ? (size_t)(d - ctl_table[c]->keys) + 1 : 0;
+
+    for (; c < _CTL_MAX; c++, i = 0)
+        if (i < ctl_table[c]->n_keys)
+            return &ctl_table[c]->keys[i];
+    return NULL;
+}
+
+const struct ctl_key_desc *ctl_key_desc(ctl_key id)
+{
+    for (const struct ctl_key_desc *d = NULL; (d = ctl_key_next(d));)
+        if (d->id == id)
+            return d;
+    return NULL;
+}
+
+uint64_t *ctl_key_field(const struct ctl_key_desc *d, struct ctl_settings *s)
+{
+    return (uint64_t *)((char *)s + d->offset);
+}
+
+uint64_t ctl_key_get(const struct ctl_key_desc *d, const struct ctl_settings *s)
+{
+    return *(const uint64_t *)((const char *)s + d->offset);
+}
+
+const char *ctl_key_name(ctl_key id, char *buf, size_t size)
+{
+    const struct ctl_key_desc *d = ctl_key_desc(id);
+
+    snprintf(buf, size, "%s.%s", d ? d->section : "?", d ? d->key : "?");
+    return buf;
+}
+
+void ctl_settings_defaults(struct ctl_settings *s)
+{
+    for (const struct ctl_key_desc *d = NULL; (d = ctl_key_next(d));)
+        *ctl_key_field(d, s) = d->def;
+}
+
+void ctl_settings_fill_defaults(struct ctl_settings *s)
+{
+    for (const struct ctl_key_desc *d = NULL; (d = ctl_key_next(d));)
+        if (ctl_key_get(d, s) == CTL_UNSET)
+            *ctl_key_field(d, s) = d->def;
 }
 
 void ctl_usage_init(struct ctl_usage *u)

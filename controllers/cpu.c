@@ -13,6 +13,48 @@
 
 #include "controllers/ctl-internal.h"
 
+#define PERIOD_DEFAULT_USEC 100000
+
+static const struct ctl_key_desc cpu_keys[] = {
+    {
+        .id = CTL_KEY_CPU_WEIGHT,
+        .ctl = CTL_CPU,
+        .section = "CPU",
+        .key = "Weight",
+        .unit = CTL_UNIT_COUNT,
+        .min = CTL_WEIGHT_MIN,
+        .max = CTL_WEIGHT_MAX,
+        .def = CTL_WEIGHT_DEFAULT,
+        .offset = offsetof(struct ctl_settings, cpu_weight),
+        .file = {"cpu.shares", "cpu.weight"},
+    },
+    {
+        .id = CTL_KEY_CPU_MAX,
+        .ctl = CTL_CPU,
+        .section = "CPU",
+        .key = "Max",
+        .unit = CTL_UNIT_CPU_SHARE,
+        .min = 1,
+        .max = 100000ull * 10000ull, /* 100000% = 1000 CPUs */
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, cpu_max_usec),
+        .file = {"cpu.cfs_quota_us", "cpu.max"},
+    },
+    {
+        .id = CTL_KEY_CPU_PERIOD,
+        .ctl = CTL_CPU,
+        .section = "CPU",
+        .key = "Period",
+        .unit = CTL_UNIT_DURATION,
+        .min = 1000,    /* the kernel's min_cfs_quota_period */
+        .max = 1000000, /* max_cfs_quota_period */
+        .def = PERIOD_DEFAULT_USEC,
+        .offset = offsetof(struct ctl_settings, cpu_period_usec),
+        .file = {"cpu.cfs_period_us", "cpu.max"},
+    },
+};
+
 int ctl_cpu_max_parse(const char *s, uint64_t *ret_quota, uint64_t *ret_period)
 {
     char q[32];
@@ -113,7 +155,7 @@ static int apply_max_v2(struct cg_group *g, const struct ctl_settings *s, struct
     wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
     wp = s->cpu_period_usec != CTL_UNSET
              ? s->cpu_period_usec
-             : (s->cpu_max_usec != CTL_UNSET ? CTL_PERIOD_DEFAULT_USEC : cp);
+             : (s->cpu_max_usec != CTL_UNSET ? PERIOD_DEFAULT_USEC : cp);
     if (wq == cq && wp == cp)
         return 0;
     r = ctl_cpu_max_format(wq, wp, val, sizeof(val));
@@ -143,7 +185,7 @@ static int apply_max_v1(struct cg_group *g, const struct ctl_settings *s, struct
     wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
     wp = s->cpu_period_usec != CTL_UNSET
              ? s->cpu_period_usec
-             : (s->cpu_max_usec != CTL_UNSET ? CTL_PERIOD_DEFAULT_USEC : cp);
+             : (s->cpu_max_usec != CTL_UNSET ? PERIOD_DEFAULT_USEC : cp);
     if (wp == CTL_MAX)
         return cg_err_set(e, -EINVAL, cg_group_path(g), "cpu.cfs_period_us",
                           "period cannot be max");
@@ -265,4 +307,6 @@ const struct ctl_controller ctl_cpu = {
     .apply = cpu_apply,
     .read_settings = cpu_read_settings,
     .read_usage = cpu_read_usage,
+    .keys = cpu_keys,
+    .n_keys = ARRAY_SIZE(cpu_keys),
 };

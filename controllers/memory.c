@@ -17,6 +17,65 @@
 
 #include "controllers/ctl-internal.h"
 
+/* Sizes: Max and High at least one page (0 would let nothing run), Low and SwapMax 0 for
+ * none. */
+static const struct ctl_key_desc memory_keys[] = {
+    {
+        .id = CTL_KEY_MEM_MAX,
+        .ctl = CTL_MEMORY,
+        .section = "Memory",
+        .key = "Max",
+        .unit = CTL_UNIT_BYTES,
+        .min = 1,
+        .max = UINT64_MAX,
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, mem_max),
+        .file = {"memory.limit_in_bytes", "memory.max"},
+    },
+    {
+        .id = CTL_KEY_MEM_HIGH,
+        .ctl = CTL_MEMORY,
+        .section = "Memory",
+        .key = "High",
+        .unit = CTL_UNIT_BYTES,
+        .min = 1,
+        .max = UINT64_MAX,
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, mem_high),
+        .file = {NULL, "memory.high"},
+        .missing = {"cgroup v1 has no memory.high (throttling); not applied"},
+    },
+    {
+        .id = CTL_KEY_MEM_LOW,
+        .ctl = CTL_MEMORY,
+        .section = "Memory",
+        .key = "Low",
+        .unit = CTL_UNIT_BYTES,
+        .min = 0,
+        .max = UINT64_MAX,
+        .max_ok = true,
+        .def = 0,
+        .offset = offsetof(struct ctl_settings, mem_low),
+        .file = {NULL, "memory.low"},
+        .missing = {"cgroup v1 has no memory.low (protection); not applied"},
+    },
+    {
+        .id = CTL_KEY_MEM_SWAP_MAX,
+        .ctl = CTL_MEMORY,
+        .section = "Memory",
+        .key = "SwapMax",
+        .unit = CTL_UNIT_BYTES,
+        .min = 0,
+        .max = UINT64_MAX,
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, mem_swap_max),
+        .file = {"memory.memsw.limit_in_bytes", "memory.swap.max"},
+    },
+};
+
 uint64_t ctl_mem_round(uint64_t bytes, uint64_t page_size)
 {
     if (bytes == CTL_MAX || bytes == CTL_UNSET || page_size == 0)
@@ -141,7 +200,7 @@ static int apply_v2(struct cg_group *g, const struct ctl_settings *s, struct cg_
      * the setting cannot be expressed here, which is a warning, not a failure. */
     if (faccessat(fd, "memory.swap.max", F_OK, 0) < 0 && errno == ENOENT &&
         faccessat(fd, "memory.max", F_OK, 0) == 0) {
-        ctl_warn(w, "Memory.SwapMax", "memory.swap.max is not available (no swap accounting)");
+        ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "memory.swap.max is not available (no swap accounting)");
         return 0;
     }
     return set_limit(g, "memory.swap.max", want_bytes(s->mem_swap_max), t, e);
@@ -172,7 +231,7 @@ static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, str
     have_sw = r > 0;
     if (!have_sw) {
         if (s->mem_swap_max != CTL_UNSET)
-            ctl_warn(w, "Memory.SwapMax",
+            ctl_warn(w, CTL_KEY_MEM_SWAP_MAX,
                      "memory.memsw.limit_in_bytes is not available (swap accounting is off; "
                      "boot with swapaccount=1)");
         if (want_lim == cur_lim)
@@ -185,7 +244,7 @@ static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, str
         return r;
     if (s->mem_swap_max != CTL_UNSET) {
         if (want_lim == CTL_MAX && s->mem_swap_max != CTL_MAX)
-            ctl_warn(w, "Memory.SwapMax",
+            ctl_warn(w, CTL_KEY_MEM_SWAP_MAX,
                      "cgroup v1 limits memory+swap together; without Memory.Max swap is "
                      "not limited");
         want_sw = ctl_memsw_sum(want_lim, want_bytes(s->mem_swap_max));
@@ -216,12 +275,15 @@ static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, str
 static int apply_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
                     struct ctl_warnings *w, struct cg_err *e)
 {
-    /* v1 has no throttling threshold and no protection. "High=max" and "Low=0" are what
-     * v1 does anyway, so only other values are reported. */
-    if (s->mem_high != CTL_UNSET && s->mem_high != CTL_MAX)
-        ctl_warn(w, "Memory.High", "cgroup v1 has no memory.high (throttling); not applied");
-    if (s->mem_low != CTL_UNSET && s->mem_low != 0)
-        ctl_warn(w, "Memory.Low", "cgroup v1 has no memory.low (protection); not applied");
+    /* v1 has no throttling threshold and no protection. Their defaults ("High=max",
+     * "Low=0") are what v1 does anyway, so only other values are reported. */
+    for (size_t i = 0; i < ARRAY_SIZE(memory_keys); i++) {
+        const struct ctl_key_desc *d = &memory_keys[i];
+        uint64_t v = ctl_key_get(d, s);
+
+        if (!d->file[CG_VOCAB_V1] && v != CTL_UNSET && v != d->def)
+            ctl_warn(w, d->id, "%s", d->missing[CG_VOCAB_V1]);
+    }
     if (s->mem_max == CTL_UNSET && s->mem_swap_max == CTL_UNSET)
         return 0;
     if (cg_group_fd(g, CG_H_MEMORY) < 0)
@@ -297,4 +359,6 @@ const struct ctl_controller ctl_memory = {
     .apply = memory_apply,
     .read_settings = memory_read_settings,
     .read_usage = memory_read_usage,
+    .keys = memory_keys,
+    .n_keys = ARRAY_SIZE(memory_keys),
 };

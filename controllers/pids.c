@@ -8,6 +8,22 @@
 
 #include "controllers/ctl-internal.h"
 
+static const struct ctl_key_desc pids_keys[] = {
+    {
+        .id = CTL_KEY_PIDS_MAX,
+        .ctl = CTL_PIDS,
+        .section = "Pids",
+        .key = "Max",
+        .unit = CTL_UNIT_COUNT,
+        .min = 1,
+        .max = 4194304, /* PID_MAX_LIMIT on 64-bit */
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, pids_max),
+        .file = {"pids.max", "pids.max"},
+    },
+};
+
 static int pids_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
                       struct ctl_warnings *w, struct cg_err *e)
 {
@@ -50,4 +66,6 @@ const struct ctl_controller ctl_pids = {
     .apply = pids_apply,
     .read_settings = pids_read_settings,
     .read_usage = pids_read_usage,
+    .keys = pids_keys,
+    .n_keys = ARRAY_SIZE(pids_keys),
 };

@@ -24,8 +24,8 @@ void pol_apply_result_free(struct pol_apply_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int add_warning(struct pol_apply_result *res, const char *group, const char *key,
-                       const char *msg)
+static int add_warning_named(struct pol_apply_result *res, const char *group, const char *key,
+                             const char *msg)
 {
     struct pol_warning *nw;
 
@@ -44,6 +44,14 @@ static int add_warning(struct pol_apply_result *res, const char *group, const ch
     snprintf(nw->key, sizeof(nw->key), "%s", key ? key : "");
     snprintf(nw->msg, sizeof(nw->msg), "%s", msg);
     return 0;
+}
+
+/* A controller's warning, filed under its setting's policy name. */
+static int add_warning(struct pol_apply_result *res, const char *group, const struct ctl_warning *w)
+{
+    char key[32];
+
+    return add_warning_named(res, group, ctl_key_name(w->key, key, sizeof(key)), w->msg);
 }
 
 static int add_busy(struct pol_apply_result *res, const char *group)
@@ -121,14 +129,14 @@ static int open_child(struct cg_group *parent, const char *name, struct cg_txn *
     return 0;
 }
 
-typedef bool (*relevant_fn)(const void *owner, const char *key);
+typedef bool (*relevant_fn)(const void *owner, ctl_key key);
 
-static bool class_relevant(const void *owner, const char *key)
+static bool class_relevant(const void *owner, ctl_key key)
 {
     return pol_class_warning_relevant(owner, key);
 }
 
-static bool policy_relevant(const void *owner, const char *key)
+static bool policy_relevant(const void *owner, ctl_key key)
 {
     return pol_policy_warning_relevant(owner, key);
 }
@@ -153,23 +161,12 @@ static int warn_only(struct cg_group *standin, const char *path, const struct ct
         for (size_t k = 0; k < w.n; k++) {
             if (!relevant(owner, w.w[k].key))
                 continue;
-            r = add_warning(res, path, w.w[k].key, w.w[k].msg);
+            r = add_warning(res, path, &w.w[k]);
             if (r < 0)
                 return r;
         }
     }
     return 0;
-}
-
-/* What a new group starts with: the kernel's defaults. */
-static void fresh_defaults(struct ctl_settings *s)
-{
-    s->cpu_weight = CTL_WEIGHT_DEFAULT;
-    s->cpu_max_usec = CTL_MAX;
-    s->cpu_period_usec = CTL_PERIOD_DEFAULT_USEC;
-    s->mem_max = s->mem_high = s->mem_swap_max = CTL_MAX;
-    s->mem_low = 0;
-    s->pids_max = CTL_MAX;
 }
 
 /* Dry run of a group that does not exist yet: the controllers cannot read it, so the
@@ -182,7 +179,7 @@ static int plan_new_group(struct cg_group *g, const struct ctl_settings *s, stru
     char buf[64];
     int r = 0;
 
-    fresh_defaults(&d);
+    ctl_settings_defaults(&d);
 #define PLAN(field, hier, key, ...)                                                                \
     do {                                                                                           \
         if (r == 0 && s->field != CTL_UNSET && s->field != d.field) {                              \
@@ -218,7 +215,7 @@ static int file_warnings(struct pol_apply_result *res, const char *path,
 
         if (!relevant(owner, w->w[i].key))
             continue;
-        r = add_warning(res, path, w->w[i].key, w->w[i].msg);
+        r = add_warning(res, path, &w->w[i]);
         if (r < 0)
             return r;
     }
@@ -306,7 +303,7 @@ static bool workload_wanted(const struct pol_policy **members, size_t n_members,
 /* Another corral root there (core/roots.h): not corral's to remove, whatever its name. */
 static int keep_root(struct pol_apply_result *res, const struct cg_group *g)
 {
-    return add_warning(res, g->path, "Root", "another corral root lies here: not removed");
+    return add_warning_named(res, g->path, "Root", "another corral root lies here: not removed");
 }
 
 static int prune_one(void *userdata, struct cg_group *g, struct cg_err *e)

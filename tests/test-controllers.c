@@ -382,8 +382,8 @@ Test(controllers, memory_high_low_v1_warn_without_writing)
     cr_assert_eq(t.writes, 0);
     cr_assert_eq(t.n, 0);
     cr_assert_eq(w.n, 2);
-    cr_assert_str_eq(w.w[0].key, "Memory.High");
-    cr_assert_str_eq(w.w[1].key, "Memory.Low");
+    cr_assert_eq(w.w[0].key, CTL_KEY_MEM_HIGH);
+    cr_assert_eq(w.w[1].key, CTL_KEY_MEM_LOW);
     cr_assert_neq(w.w[0].msg[0], '\0');
     cg_txn_done(&t);
 

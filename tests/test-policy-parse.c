@@ -792,3 +792,43 @@ Test(parse, many_files_load_as_one_at_a_time)
     pol_diags_free(&d1);
     pol_diags_free(&dl);
 }
+
+/* The key table of corral(5): in the POLICY FILE part, each ".TP" followed by
+ * ".BI Key=" or ".B Key=" under ".SS [Section]". For the sections that hold cgroup
+ * settings it must list exactly the controllers' descriptors, in their order. */
+Test(parse, man_page_lists_exactly_the_setting_descriptors)
+{
+    const char *src = getenv("CORRAL_SOURCE_ROOT");
+    char path[512], line[512], section[64] = "", listed[2048] = "", want[2048] = "";
+    bool in_policy = false, after_tp = false;
+    size_t nl = 0, nw = 0;
+    FILE *f;
+
+    if (!src)
+        cr_skip_test("CORRAL_SOURCE_ROOT unset");
+    snprintf(path, sizeof(path), "%s/cli/corral.5", src);
+    f = fopen(path, "re");
+    cr_assert_not_null(f, "%s", path);
+    while (fgets(line, sizeof(line), f)) {
+        char key[64];
+        bool setting_section = false;
+
+        if (strncmp(line, ".SH ", 4) == 0)
+            in_policy = strncmp(line, ".SH POLICY FILE", 15) == 0;
+        if (!in_policy)
+            continue;
+        if (sscanf(line, ".SS [%63[^]]]", section) == 1)
+            continue;
+        for (const struct ctl_key_desc *d = NULL; (d = ctl_key_next(d));)
+            setting_section |= strcmp(d->section, section) == 0;
+        if (after_tp && setting_section &&
+            (sscanf(line, ".BI %63[A-Za-z]=", key) == 1 ||
+             sscanf(line, ".B %63[A-Za-z]=", key) == 1))
+            nl += (size_t)snprintf(listed + nl, sizeof(listed) - nl, "%s.%s ", section, key);
+        after_tp = strncmp(line, ".TP", 3) == 0;
+    }
+    fclose(f);
+    for (const struct ctl_key_desc *d = NULL; (d = ctl_key_next(d));)
+        nw += (size_t)snprintf(want + nw, sizeof(want) - nw, "%s.%s ", d->section, d->key);
+    cr_assert_str_eq(listed, want, "corral(5) lists [%s], the descriptors are [%s]", listed, want);
+}

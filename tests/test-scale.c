@@ -22,7 +22,7 @@
 #include "tests/helpers.h"
 
 #define N_WORKLOADS 10000
-#define NOFILE 4096
+#define NOFILE      4096
 
 static struct th_env env;
 
@@ -69,8 +69,7 @@ static int corral_limited(const char *args, const char *out)
     snprintf(cmd, sizeof(cmd),
              "exec '%s' --root '%s' --policy-dir %s/policies --config %s/none.conf "
              "--ledger %s/ledger.db %s >'%s/%s'",
-             env.corral, th_root_arg(), env.tmpdir, env.tmpdir, env.tmpdir, args, env.tmpdir,
-             out);
+             env.corral, th_root_arg(), env.tmpdir, env.tmpdir, env.tmpdir, args, env.tmpdir, out);
     pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
