@@ -117,6 +117,28 @@ int ctl_apply_all(struct cg_group *g, const struct ctl_settings *s, struct cg_tx
     return 0;
 }
 
+void ctl_plan_add(struct ctl_plan *p, enum cg_hier h, const char *file, const char *old_value,
+                  const char *new_value)
+{
+    struct ctl_step *st;
+
+    if (p->n >= sizeof(p->s) / sizeof(p->s[0]))
+        return;
+    st = &p->s[p->n++];
+    st->hier = h;
+    st->file = file;
+    snprintf(st->old_value, sizeof(st->old_value), "%s", old_value);
+    snprintf(st->new_value, sizeof(st->new_value), "%s", new_value);
+}
+
+void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, enum cg_vocab v,
+              struct ctl_plan *ret)
+{
+    for (int i = 0; i < _CTL_MAX; i++)
+        if (ctl_table[i]->diff)
+            ctl_table[i]->diff(cur, want, v, ret);
+}
+
 int ctl_read_settings_all(struct cg_group *g, struct ctl_settings *ret)
 {
     ctl_settings_init(ret);

@@ -35,12 +35,6 @@ typedef enum ctl_id {
 
 #define CTL_MASK(id) (1u << (id))
 
-/* The hierarchies whose files the controllers' apply reads or writes. A check that only
- * runs apply in a dry run (policy/apply.c) opens a group in these alone and gives it a
- * descriptor on which every file access fails in the others, so a hierarchy missing
- * here costs time (the check then always finds a difference), never correctness. */
-#define CTL_APPLY_HIERS ((1u << CG_H_CPU) | (1u << CG_H_MEMORY) | (1u << CG_H_PIDS))
-
 /* cpu.weight's range and default (CPU.Weight's descriptor, and a class's CPUWeight=), and
  * v1 cpu.shares bounds. */
 #define CTL_WEIGHT_MIN     1
@@ -129,9 +123,27 @@ struct ctl_warnings {
 void ctl_warn(struct ctl_warnings *w, ctl_key key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* One write of a plan, in the kernel's vocabulary. */
+struct ctl_step {
+    enum cg_hier hier;
+    const char *file;
+    char old_value[32];
+    char new_value[32];
+};
+
+struct ctl_plan {
+    size_t n;
+    struct ctl_step s[16];
+};
+
 struct ctl_controller {
     const char *name;
     ctl_id id;
+    /* Pure: the writes, in a safe order, that turn what the kernel holds (cur, in the
+     * settings' units) into want, in vocabulary v; settings want leaves CTL_UNSET are
+     * left alone. May be NULL. */
+    void (*diff)(const struct ctl_settings *cur, const struct ctl_settings *want, enum cg_vocab v,
+                 struct ctl_plan *ret);
     /* Writes the controller's settings to g through t (only values that differ). Settings
      * this version cannot express go to w. May be NULL (freezer: state, not a limit). */
     int (*apply)(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
@@ -174,6 +186,12 @@ void ctl_usage_init(struct ctl_usage *u);
 int ctl_apply_all(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
                   struct ctl_warnings *w, struct cg_err *e);
 int ctl_read_settings_all(struct cg_group *g, struct ctl_settings *ret);
+/* Every controller's diff in turn, appended to *ret (zeroed by the caller). */
+void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, enum cg_vocab v,
+              struct ctl_plan *ret);
+/* Appends a step (controllers' diffs). */
+void ctl_plan_add(struct ctl_plan *p, enum cg_hier h, const char *file, const char *old_value,
+                  const char *new_value);
 int ctl_read_usage_all(struct cg_group *g, struct ctl_usage *ret);
 
 /* cpu.shares = weight * 1024 / 100, clamped to 2..262144 (v1), and its inverse rounded to

@@ -301,9 +301,66 @@ static int cpu_read_usage(struct cg_group *g, struct ctl_usage *ret)
     return r;
 }
 
+static void fmt_quota_v1(uint64_t q, char *buf, size_t size)
+{
+    if (q == CTL_MAX)
+        snprintf(buf, size, "-1");
+    else
+        snprintf(buf, size, "%llu", (unsigned long long)q);
+}
+
+/* The quota and period wanted, as apply_max_v1/v2 compute them. */
+static void want_max(const struct ctl_settings *cur, const struct ctl_settings *want,
+                     uint64_t *ret_q, uint64_t *ret_p)
+{
+    *ret_q = want->cpu_max_usec != CTL_UNSET ? want->cpu_max_usec : cur->cpu_max_usec;
+    *ret_p = want->cpu_period_usec != CTL_UNSET
+                 ? want->cpu_period_usec
+                 : (want->cpu_max_usec != CTL_UNSET ? PERIOD_DEFAULT_USEC : cur->cpu_period_usec);
+}
+
+static void cpu_diff(const struct ctl_settings *cur, const struct ctl_settings *want,
+                     enum cg_vocab v, struct ctl_plan *ret)
+{
+    const struct ctl_key_desc *kq = &cpu_keys[1], *kp = &cpu_keys[2];
+    char a[32], b[32], c[32], d[32];
+    uint64_t cq = cur->cpu_max_usec, cp = cur->cpu_period_usec, wq, wp;
+
+    if (want->cpu_weight != CTL_UNSET) {
+        uint64_t cw = v == CG_VOCAB_V2 ? cur->cpu_weight : ctl_weight_to_shares(cur->cpu_weight);
+        uint64_t ww = v == CG_VOCAB_V2 ? want->cpu_weight : ctl_weight_to_shares(want->cpu_weight);
+
+        ctl_format_u64(cw, a, sizeof(a));
+        ctl_format_u64(ww, b, sizeof(b));
+        if (cw != ww)
+            ctl_plan_add(ret, CG_H_CPU, cpu_keys[0].file[v], a, b);
+    }
+    if (want->cpu_max_usec == CTL_UNSET && want->cpu_period_usec == CTL_UNSET)
+        return;
+    want_max(cur, want, &wq, &wp);
+    if (v == CG_VOCAB_V2) {
+        if ((wq != cq || wp != cp) && ctl_cpu_max_format(cq, cp, a, sizeof(a)) == 0 &&
+            ctl_cpu_max_format(wq, wp, b, sizeof(b)) == 0)
+            ctl_plan_add(ret, CG_H_CPU, kq->file[v], a, b);
+        return;
+    }
+    fmt_quota_v1(cq, a, sizeof(a));
+    fmt_quota_v1(wq, b, sizeof(b));
+    ctl_format_u64(cp, c, sizeof(c));
+    ctl_format_u64(wp, d, sizeof(d));
+    /* The same order as apply_max_v1: the period first when it grows. */
+    if (wp > cp)
+        ctl_plan_add(ret, CG_H_CPU, kp->file[v], c, d);
+    if (wq != cq)
+        ctl_plan_add(ret, CG_H_CPU, kq->file[v], a, b);
+    if (wp < cp)
+        ctl_plan_add(ret, CG_H_CPU, kp->file[v], c, d);
+}
+
 const struct ctl_controller ctl_cpu = {
     .name = "cpu",
     .id = CTL_CPU,
+    .diff = cpu_diff,
     .apply = cpu_apply,
     .read_settings = cpu_read_settings,
     .read_usage = cpu_read_usage,

@@ -272,18 +272,23 @@ static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, str
     return 0;
 }
 
+/* v1 has no throttling threshold and no protection. Their defaults ("High=max", "Low=0")
+ * are what v1 does anyway, so only other values are reported. */
+static void missing_warnings(const struct ctl_settings *s, enum cg_vocab v, struct ctl_warnings *w)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(memory_keys); i++) {
+        const struct ctl_key_desc *d = &memory_keys[i];
+        uint64_t x = ctl_key_get(d, s);
+
+        if (!d->file[v] && x != CTL_UNSET && x != d->def)
+            ctl_warn(w, d->id, "%s", d->missing[v]);
+    }
+}
+
 static int apply_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
                     struct ctl_warnings *w, struct cg_err *e)
 {
-    /* v1 has no throttling threshold and no protection. Their defaults ("High=max",
-     * "Low=0") are what v1 does anyway, so only other values are reported. */
-    for (size_t i = 0; i < ARRAY_SIZE(memory_keys); i++) {
-        const struct ctl_key_desc *d = &memory_keys[i];
-        uint64_t v = ctl_key_get(d, s);
-
-        if (!d->file[CG_VOCAB_V1] && v != CTL_UNSET && v != d->def)
-            ctl_warn(w, d->id, "%s", d->missing[CG_VOCAB_V1]);
-    }
+    missing_warnings(s, CG_VOCAB_V1, w);
     if (s->mem_max == CTL_UNSET && s->mem_swap_max == CTL_UNSET)
         return 0;
     if (cg_group_fd(g, CG_H_MEMORY) < 0)
@@ -353,9 +358,63 @@ static int memory_read_usage(struct cg_group *g, struct ctl_usage *ret)
     return 0;
 }
 
+static void add_limit(struct ctl_plan *ret, const char *file, bool v2, uint64_t cur, uint64_t want)
+{
+    char a[32], b[32];
+
+    ctl_mem_format(cur, v2, a, sizeof(a));
+    ctl_mem_format(want, v2, b, sizeof(b));
+    ctl_plan_add(ret, CG_H_MEMORY, file, a, b);
+}
+
+/* v1: memory.limit_in_bytes and memory.memsw.limit_in_bytes (memory + swap), in the order
+ * apply_v1_limits writes them. */
+static void diff_v1(const struct ctl_settings *cur, const struct ctl_settings *want,
+                    struct ctl_plan *ret)
+{
+    uint64_t cur_lim = cur->mem_max, cur_sw = ctl_memsw_sum(cur->mem_max, cur->mem_swap_max);
+    uint64_t want_lim = want->mem_max != CTL_UNSET ? want_bytes(want->mem_max) : cur_lim, want_sw;
+    const char *lim = memory_keys[0].file[CG_VOCAB_V1], *sw = memory_keys[3].file[CG_VOCAB_V1];
+    bool sw_first;
+
+    if (want->mem_swap_max == CTL_UNSET && want_lim == cur_lim)
+        return;
+    if (want->mem_swap_max != CTL_UNSET)
+        want_sw = ctl_memsw_sum(want_lim, want_bytes(want->mem_swap_max));
+    else
+        want_sw = cur_sw == CTL_MAX || cur_lim == CTL_MAX
+                      ? cur_sw
+                      : ctl_memsw_sum(want_lim, cur_sw - cur_lim);
+    want_sw = ctl_mem_normalise(want_sw, page_size());
+    sw_first = ctl_memsw_first(want_lim, cur_sw);
+    if (sw_first && want_sw != cur_sw)
+        add_limit(ret, sw, false, cur_sw, want_sw);
+    if (want_lim != cur_lim)
+        add_limit(ret, lim, false, cur_lim, want_lim);
+    if (!sw_first && want_sw != cur_sw)
+        add_limit(ret, sw, false, cur_sw, want_sw);
+}
+
+static void memory_diff(const struct ctl_settings *cur, const struct ctl_settings *want,
+                        enum cg_vocab v, struct ctl_plan *ret)
+{
+    if (v == CG_VOCAB_V1) {
+        diff_v1(cur, want, ret);
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(memory_keys); i++) {
+        const struct ctl_key_desc *d = &memory_keys[i];
+        uint64_t c = ctl_key_get(d, cur), x = ctl_key_get(d, want);
+
+        if (x != CTL_UNSET && want_bytes(x) != c)
+            add_limit(ret, d->file[v], true, c, want_bytes(x));
+    }
+}
+
 const struct ctl_controller ctl_memory = {
     .name = "memory",
     .id = CTL_MEMORY,
+    .diff = memory_diff,
     .apply = memory_apply,
     .read_settings = memory_read_settings,
     .read_usage = memory_read_usage,

@@ -60,9 +60,22 @@ static int pids_read_usage(struct cg_group *g, struct ctl_usage *ret)
     return ctl_read_counter(fd, "pids.peak", &ret->pids_peak);
 }
 
+static void pids_diff(const struct ctl_settings *cur, const struct ctl_settings *want,
+                      enum cg_vocab v, struct ctl_plan *ret)
+{
+    char a[32], b[32];
+
+    if (want->pids_max == CTL_UNSET || want->pids_max == cur->pids_max)
+        return;
+    ctl_format_u64(cur->pids_max, a, sizeof(a));
+    ctl_format_u64(want->pids_max, b, sizeof(b));
+    ctl_plan_add(ret, CG_H_PIDS, pids_keys[0].file[v], a, b);
+}
+
 const struct ctl_controller ctl_pids = {
     .name = "pids",
     .id = CTL_PIDS,
+    .diff = pids_diff,
     .apply = pids_apply,
     .read_settings = pids_read_settings,
     .read_usage = pids_read_usage,

@@ -25,7 +25,8 @@ void cg_txn_done(struct cg_txn *t)
     t->n = t->cap = 0;
 }
 
-static struct cg_txn_entry *txn_add(struct cg_txn *t, enum cg_txn_kind kind, struct cg_group *g)
+static struct cg_txn_entry *txn_add_at(struct cg_txn *t, enum cg_txn_kind kind, struct cg_ctx *ctx,
+                                       const char *path)
 {
     struct cg_txn_entry *x;
 
@@ -38,12 +39,33 @@ static struct cg_txn_entry *txn_add(struct cg_txn *t, enum cg_txn_kind kind, str
         t->cap = nc;
     }
     if (!t->ctx)
-        t->ctx = g->ctx;
+        t->ctx = ctx;
     x = &t->e[t->n++];
     memset(x, 0, sizeof(*x));
     x->kind = kind;
-    snprintf(x->group, sizeof(x->group), "%s", g->path);
+    snprintf(x->group, sizeof(x->group), "%s", path);
     return x;
+}
+
+static struct cg_txn_entry *txn_add(struct cg_txn *t, enum cg_txn_kind kind, struct cg_group *g)
+{
+    return txn_add_at(t, kind, g->ctx, g->path);
+}
+
+int cg_txn_plan(struct cg_txn *t, struct cg_ctx *ctx, enum cg_txn_kind kind, const char *group,
+                enum cg_hier h, const char *file, const char *new_value)
+{
+    struct cg_txn_entry *x;
+
+    if (!t->dry_run)
+        return -EINVAL;
+    x = txn_add_at(t, kind, ctx, group);
+    if (!x)
+        return -ENOMEM;
+    x->hier = h;
+    snprintf(x->file, sizeof(x->file), "%s", file ? file : "");
+    snprintf(x->new_value, sizeof(x->new_value), "%s", new_value ? new_value : "");
+    return 0;
 }
 
 int cg_txn_write(struct cg_txn *t, struct cg_group *g, enum cg_hier h, const char *file,

@@ -47,6 +47,11 @@ void cg_txn_done(struct cg_txn *t);
 int cg_txn_write(struct cg_txn *t, struct cg_group *g, enum cg_hier h, const char *file,
                  const char *old_raw, const char *value, struct cg_err *e);
 
+/* Dry run only: records a step on a group that does not exist (yet), by its path
+ * relative to the root (file and new_value for CG_TXN_WRITE only; the old value is ""). */
+int cg_txn_plan(struct cg_txn *t, struct cg_ctx *ctx, enum cg_txn_kind kind, const char *group,
+                enum cg_hier h, const char *file, const char *new_value);
+
 /* Records that group g was created by this transaction (rollback removes it). */
 int cg_txn_created(struct cg_txn *t, struct cg_group *g);
 

@@ -21,9 +21,10 @@
  * valid corral names are not corral's and are never looked at.
  *
  * Dry run: with a dry-run transaction (cg_txn_init(t, true)) nothing is written; groups
- * that would be created are recorded (CG_TXN_MKDIR) and the controllers record, for
- * existing groups, the values that differ, and for groups that do not exist yet, every
- * value they would set (on a group handle with no directory behind it).
+ * that would be created are recorded (CG_TXN_MKDIR), the controllers record the values
+ * of existing groups that differ, and a group that does not exist yet is planned by the
+ * pure diff (ctl_diff) from the descriptors' defaults. Every entry is in the kernel's
+ * vocabulary (group, file, old, new; old "" for a new group).
  */
 
 #include "core/txn.h"

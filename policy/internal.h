@@ -80,3 +80,16 @@ void pol_k_read_only_paths(struct pol_pstate *st, const char *v, unsigned line);
 void pol_k_bind_paths(struct pol_pstate *st, const char *v, unsigned line);
 void pol_k_bind_ro_paths(struct pol_pstate *st, const char *v, unsigned line);
 void pol_finish_fs(struct pol_pstate *st);
+
+/* A workload as apply's read-only pass found it (policy/plan-precheck.c). */
+struct pol_precheck_item {
+    size_t cls; /* index into the used classes */
+    const struct pol_policy *p;
+    bool clean;             /* exists, and applying it would write nothing */
+    struct ctl_warnings *w; /* a clean workload's warnings (malloc'ed), NULL when none */
+};
+
+/* Checks items[0..n) on a few threads when that is worth it (more than one thread, and a
+ * root that exists); otherwise leaves every item dirty. Only reads. */
+int pol_precheck(struct cg_ctx *ctx, const struct pol_class **used, size_t n_used,
+                 struct pol_precheck_item *items, size_t n, unsigned threads);
