@@ -27,7 +27,7 @@
 #include "tests/helpers.h"
 #include "tests/policy-helpers.h"
 
-        TestSuite(policy, .init = policy_setup, .fini = policy_teardown, .timeout = 120);
+TestSuite(policy, .init = policy_setup, .fini = policy_teardown, .timeout = 120);
 
 #define N_THREADED 24
 
