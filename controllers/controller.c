@@ -139,6 +139,24 @@ void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, e
             ctl_table[i]->diff(cur, want, v, ret);
 }
 
+unsigned ctl_probe(struct cg_group *g)
+{
+    unsigned f = 0;
+
+    for (int i = 0; i < _CTL_MAX; i++)
+        if (ctl_table[i]->probe)
+            f |= ctl_table[i]->probe(g);
+    return f;
+}
+
+void ctl_warn_new(const struct ctl_settings *s, enum cg_vocab v, unsigned features,
+                  struct ctl_warnings *w)
+{
+    for (int i = 0; i < _CTL_MAX; i++)
+        if (ctl_table[i]->warn)
+            ctl_table[i]->warn(s, v, features, w);
+}
+
 int ctl_read_settings_all(struct cg_group *g, struct ctl_settings *ret)
 {
     ctl_settings_init(ret);

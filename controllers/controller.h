@@ -136,6 +136,12 @@ struct ctl_plan {
     struct ctl_step s[16];
 };
 
+/* What a system offers beyond its vocabulary, probed on a group that exists. */
+enum {
+    CTL_FEAT_MEMORY = 1u << 0, /* the memory controller's files */
+    CTL_FEAT_SWAP = 1u << 1,   /* swap accounting (memory.swap.max, memory.memsw.*) */
+};
+
 struct ctl_controller {
     const char *name;
     ctl_id id;
@@ -153,6 +159,12 @@ struct ctl_controller {
     int (*read_settings)(struct cg_group *g, struct ctl_settings *ret);
     /* Fills the controller's fields of *ret; unavailable counters stay CTL_UNSET. */
     int (*read_usage)(struct cg_group *g, struct ctl_usage *ret);
+    /* Which CTL_FEAT_* group g shows (only reads). May be NULL. */
+    unsigned (*probe)(struct cg_group *g);
+    /* Pure: the warnings for a new group given settings s, in vocabulary v on a system
+     * with features (what apply would warn about once the group exists). May be NULL. */
+    void (*warn)(const struct ctl_settings *s, enum cg_vocab v, unsigned features,
+                 struct ctl_warnings *w);
     /* Its settings, in the order their policy keys are documented. */
     const struct ctl_key_desc *keys;
     size_t n_keys;
@@ -189,6 +201,10 @@ int ctl_read_settings_all(struct cg_group *g, struct ctl_settings *ret);
 /* Every controller's diff in turn, appended to *ret (zeroed by the caller). */
 void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, enum cg_vocab v,
               struct ctl_plan *ret);
+/* Every controller's probe ORed, and every controller's warn in turn. */
+unsigned ctl_probe(struct cg_group *g);
+void ctl_warn_new(const struct ctl_settings *s, enum cg_vocab v, unsigned features,
+                  struct ctl_warnings *w);
 /* Appends a step (controllers' diffs). */
 void ctl_plan_add(struct ctl_plan *p, enum cg_hier h, const char *file, const char *old_value,
                   const char *new_value);

@@ -76,6 +76,16 @@ static const struct ctl_key_desc memory_keys[] = {
     },
 };
 
+/* SwapMax needs swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1), and on v1 a memory
+ * limit to add the allowance to. */
+static const char *const no_swap[_CG_VOCAB_MAX] = {
+    "memory.memsw.limit_in_bytes is not available (swap accounting is off; boot with "
+    "swapaccount=1)",
+    "memory.swap.max is not available (no swap accounting)",
+};
+static const char swap_unlimited_v1[] =
+    "cgroup v1 limits memory+swap together; without Memory.Max swap is not limited";
+
 uint64_t ctl_mem_round(uint64_t bytes, uint64_t page_size)
 {
     if (bytes == CTL_MAX || bytes == CTL_UNSET || page_size == 0)
@@ -200,7 +210,7 @@ static int apply_v2(struct cg_group *g, const struct ctl_settings *s, struct cg_
      * the setting cannot be expressed here, which is a warning, not a failure. */
     if (faccessat(fd, "memory.swap.max", F_OK, 0) < 0 && errno == ENOENT &&
         faccessat(fd, "memory.max", F_OK, 0) == 0) {
-        ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "memory.swap.max is not available (no swap accounting)");
+        ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", no_swap[CG_VOCAB_V2]);
         return 0;
     }
     return set_limit(g, "memory.swap.max", want_bytes(s->mem_swap_max), t, e);
@@ -231,9 +241,7 @@ static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, str
     have_sw = r > 0;
     if (!have_sw) {
         if (s->mem_swap_max != CTL_UNSET)
-            ctl_warn(w, CTL_KEY_MEM_SWAP_MAX,
-                     "memory.memsw.limit_in_bytes is not available (swap accounting is off; "
-                     "boot with swapaccount=1)");
+            ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", no_swap[CG_VOCAB_V1]);
         if (want_lim == cur_lim)
             return 0;
         ctl_mem_format(want_lim, false, val_lim, sizeof(val_lim));
@@ -244,9 +252,7 @@ static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, str
         return r;
     if (s->mem_swap_max != CTL_UNSET) {
         if (want_lim == CTL_MAX && s->mem_swap_max != CTL_MAX)
-            ctl_warn(w, CTL_KEY_MEM_SWAP_MAX,
-                     "cgroup v1 limits memory+swap together; without Memory.Max swap is "
-                     "not limited");
+            ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", swap_unlimited_v1);
         want_sw = ctl_memsw_sum(want_lim, want_bytes(s->mem_swap_max));
     } else {
         /* SwapMax left alone means the swap allowance (memsw - limit) stays as it is. */
@@ -411,10 +417,41 @@ static void memory_diff(const struct ctl_settings *cur, const struct ctl_setting
     }
 }
 
+static unsigned memory_probe(struct cg_group *g)
+{
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
+    int fd = cg_group_fd(g, CG_H_MEMORY);
+    unsigned f = 0;
+
+    /* v2's top cgroup has no memory.max: only a group below it tells. */
+    if (fd >= 0 && (!v2 || faccessat(fd, "memory.max", F_OK, 0) == 0))
+        f |= CTL_FEAT_MEMORY;
+    if (fd >= 0 &&
+        faccessat(fd, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes", F_OK, 0) == 0)
+        f |= CTL_FEAT_SWAP;
+    return f;
+}
+
+/* What a new group with settings s would warn about (as apply_v1/apply_v2 do). */
+static void memory_warn(const struct ctl_settings *s, enum cg_vocab v, unsigned features,
+                        struct ctl_warnings *w)
+{
+    missing_warnings(s, v, w);
+    if (s->mem_swap_max == CTL_UNSET || !(features & CTL_FEAT_MEMORY))
+        return;
+    if (!(features & CTL_FEAT_SWAP))
+        ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", no_swap[v]);
+    else if (v == CG_VOCAB_V1 && (s->mem_max == CTL_UNSET || s->mem_max == CTL_MAX) &&
+             s->mem_swap_max != CTL_MAX)
+        ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", swap_unlimited_v1);
+}
+
 const struct ctl_controller ctl_memory = {
     .name = "memory",
     .id = CTL_MEMORY,
     .diff = memory_diff,
+    .probe = memory_probe,
+    .warn = memory_warn,
     .apply = memory_apply,
     .read_settings = memory_read_settings,
     .read_usage = memory_read_usage,

@@ -112,30 +112,36 @@ static bool policy_relevant(const void *owner, ctl_key key)
     return pol_policy_warning_relevant(owner, key);
 }
 
-/* Warnings only: runs every controller's apply with a dry-run transaction on a stand-in
- * group that exists (the root's base, which corral only reads here), so that the
- * controllers can see which files this kernel offers; errors are ignored, the writes it
- * would make are thrown away, and the warnings are filed under `path`. */
-static int warn_only(struct cg_group *standin, const char *path, const struct ctl_settings *s,
-                     relevant_fn relevant, const void *owner, struct pol_apply_result *res)
+/* What this system offers beyond its vocabulary (swap accounting), for the warnings of
+ * groups not there yet: probed once on the root's base, which corral only reads here; a
+ * negative errno when it cannot be opened (no such warnings then). */
+static int probe_features(struct cg_ctx *ctx)
 {
-    for (int i = 0; i < _CTL_MAX; i++) {
-        struct ctl_warnings w = {0};
-        struct cg_txn t;
+    _cleanup_(cg_group_freep) struct cg_group *base = NULL;
+    int r = cg_base_open(ctx, &base, NULL);
+
+    return r < 0 ? r : (int)ctl_probe(base);
+}
+
+/* The warnings a group not there yet would get, filed under path: from the descriptors
+ * and the probed features, without touching a group. */
+static int warn_new(struct cg_ctx *ctx, int features, const char *path,
+                    const struct ctl_settings *s, relevant_fn relevant, const void *owner,
+                    struct pol_apply_result *res)
+{
+    struct ctl_warnings w = {0};
+
+    if (features < 0 || !res)
+        return 0;
+    ctl_warn_new(s, cg_ctx_vocab(ctx), (unsigned)features, &w);
+    for (size_t k = 0; k < w.n; k++) {
         int r;
 
-        if (!ctl_table[i]->apply)
+        if (!relevant(owner, w.w[k].key))
             continue;
-        cg_txn_init(&t, true);
-        (void)ctl_table[i]->apply(standin, s, &t, &w, NULL);
-        cg_txn_done(&t);
-        for (size_t k = 0; k < w.n; k++) {
-            if (!relevant(owner, w.w[k].key))
-                continue;
-            r = add_warning(res, path, &w.w[k]);
-            if (r < 0)
-                return r;
-        }
+        r = add_warning(res, path, &w.w[k]);
+        if (r < 0)
+            return r;
     }
     return 0;
 }
@@ -173,18 +179,17 @@ static int file_warnings(struct pol_apply_result *res, const char *path,
 }
 
 /* Applies s to g, or plans it for a group not there yet (g NULL, dry run) at path. */
-static int apply_group(struct cg_ctx *ctx, struct cg_group *g, const char *path,
-                       struct cg_group *standin, const struct ctl_settings *s, struct cg_txn *t,
-                       relevant_fn relevant, const void *owner, struct pol_apply_result *res,
-                       struct cg_err *e)
+static int apply_group(struct cg_ctx *ctx, struct cg_group *g, const char *path, int features,
+                       const struct ctl_settings *s, struct cg_txn *t, relevant_fn relevant,
+                       const void *owner, struct pol_apply_result *res, struct cg_err *e)
 {
     struct ctl_warnings w = {0};
     int r;
 
     if (!g) {
         r = plan_new_group(ctx, path, s, t);
-        if (r == 0 && res && standin)
-            r = warn_only(standin, path, s, relevant, owner, res);
+        if (r == 0)
+            r = warn_new(ctx, features, path, s, relevant, owner, res);
         return r;
     }
     r = ctl_apply_all(g, s, t, &w, e);
@@ -447,7 +452,7 @@ static int plan_members(const struct pol_set *set, const struct pol_class **used
 
 /* The workloads of class i (group cg at path cpath, NULL when planned), from item *k on. */
 static int apply_workloads(struct cg_ctx *ctx, struct plan *pl, size_t i, struct cg_group *cg,
-                           const char *cpath, struct cg_group *standin, size_t *k, struct cg_txn *t,
+                           const char *cpath, int features, size_t *k, struct cg_txn *t,
                            struct pol_apply_result *res, struct cg_err *e)
 {
     for (size_t j = 0; j < pl->n_members[i]; j++, (*k)++) {
@@ -465,7 +470,7 @@ static int apply_workloads(struct cg_ctx *ctx, struct plan *pl, size_t i, struct
         } else {
             r = open_child(ctx, cg, cpath, it->p->name, t, &wg, &path, e);
             if (r == 0)
-                r = apply_group(ctx, wg, path, standin, &it->p->limits, t, policy_relevant, it->p,
+                r = apply_group(ctx, wg, path, features, &it->p->limits, t, policy_relevant, it->p,
                                 res, e);
         }
         if (r < 0)
@@ -478,11 +483,11 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
                       bool prune_unused, unsigned threads, struct cg_txn *t,
                       struct pol_apply_result *res, struct cg_err *e)
 {
-    _cleanup_(cg_group_freep) struct cg_group *root = NULL, *standin = NULL;
+    _cleanup_(cg_group_freep) struct cg_group *root = NULL;
     _cleanup_free_ const struct pol_class **used = NULL;
     _cleanup_(plan_done) struct plan pl = {0};
     size_t n_used = 0, k = 0;
-    int r;
+    int features = t->dry_run ? probe_features(ctx) : -1, r;
 
     r = pol_used_classes(cfg, set, &used, &n_used);
     if (r < 0)
@@ -496,8 +501,6 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
         r = open_root(ctx, t, &root, e);
     if (r < 0)
         return r;
-    if (t->dry_run && cg_base_open(ctx, &standin, NULL) < 0)
-        standin = NULL; /* no warnings for new groups then */
     for (size_t i = 0; i < n_used; i++) {
         _cleanup_(cg_group_freep) struct cg_group *cg = NULL;
         _cleanup_free_ char *cpath = NULL;
@@ -507,9 +510,9 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
         if (r < 0)
             return r;
         pol_class_settings(used[i], &cs);
-        r = apply_group(ctx, cg, cpath, standin, &cs, t, class_relevant, used[i], res, e);
+        r = apply_group(ctx, cg, cpath, features, &cs, t, class_relevant, used[i], res, e);
         if (r == 0)
-            r = apply_workloads(ctx, &pl, i, cg, cpath, standin, &k, t, res, e);
+            r = apply_workloads(ctx, &pl, i, cg, cpath, features, &k, t, res, e);
         if (r < 0)
             return r;
     }
@@ -542,14 +545,12 @@ int pol_apply(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol
 int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
                  struct pol_apply_result *res)
 {
-    _cleanup_(cg_group_freep) struct cg_group *standin = NULL;
     _cleanup_free_ const struct pol_class **used = NULL;
+    int features = probe_features(ctx), r;
     size_t n_used = 0;
-    int r;
 
-    r = cg_base_open(ctx, &standin, NULL);
-    if (r < 0)
-        return r;
+    if (features < 0)
+        return features;
     r = pol_used_classes(cfg, set, &used, &n_used);
     if (r < 0)
         return r;
@@ -557,7 +558,7 @@ int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct 
         struct ctl_settings cs;
 
         pol_class_settings(used[i], &cs);
-        r = warn_only(standin, used[i]->name, &cs, class_relevant, used[i], res);
+        r = warn_new(ctx, features, used[i]->name, &cs, class_relevant, used[i], res);
         if (r < 0)
             return r;
     }
@@ -565,7 +566,7 @@ int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct 
         char path[160];
 
         snprintf(path, sizeof(path), "%s/%s", set->p[j].class_name, set->p[j].name);
-        r = warn_only(standin, path, &set->p[j].limits, policy_relevant, &set->p[j], res);
+        r = warn_new(ctx, features, path, &set->p[j].limits, policy_relevant, &set->p[j], res);
         if (r < 0)
             return r;
     }

@@ -67,8 +67,9 @@ int pol_apply_threads(struct cg_ctx *ctx, const struct pol_config *cfg, const st
                       bool prune, unsigned threads, struct cg_txn *t, struct pol_apply_result *res,
                       struct cg_err *e);
 
-/* Warnings only: what the running cgroup version cannot express of cfg and set, without
- * reading or writing cgroupfs (check and status show them). */
+/* Warnings only: what the running cgroup version cannot express of cfg and set, from the
+ * settings' descriptors and the swap accounting the root's base shows (probed, nothing
+ * written; check and status show them). */
 int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
                  struct pol_apply_result *res);
 

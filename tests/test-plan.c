@@ -176,3 +176,36 @@ Test(plan, every_setting_lands_in_its_v2_file)
         cr_assert(found, "%s.%s: no step on %s", d->section, d->key, d->file[CG_VOCAB_V2]);
     }
 }
+
+/* The warnings of a group not there yet: from the descriptors and the probed features. */
+Test(plan, warnings_of_new_groups)
+{
+    const unsigned all = CTL_FEAT_MEMORY | CTL_FEAT_SWAP;
+    struct ctl_settings s = unset();
+    struct ctl_warnings w = {0};
+
+    s.mem_high = 128 * MiB;
+    s.mem_low = 0; /* the default: what v1 does anyway */
+    ctl_warn_new(&s, CG_VOCAB_V2, all, &w);
+    cr_assert_eq(w.n, 0);
+    ctl_warn_new(&s, CG_VOCAB_V1, all, &w);
+    cr_assert_eq(w.n, 1);
+    cr_assert_eq(w.w[0].key, CTL_KEY_MEM_HIGH);
+
+    s = unset();
+    s.mem_swap_max = 0;
+    s.mem_max = 256 * MiB;
+    w.n = 0;
+    ctl_warn_new(&s, CG_VOCAB_V1, all, &w);
+    ctl_warn_new(&s, CG_VOCAB_V2, all, &w);
+    cr_assert_eq(w.n, 0, "swap accounting on, a memory limit: nothing to say");
+    ctl_warn_new(&s, CG_VOCAB_V2, CTL_FEAT_MEMORY, &w);
+    cr_assert_eq(w.n, 1, "no swap accounting");
+    cr_assert_eq(w.w[0].key, CTL_KEY_MEM_SWAP_MAX);
+    ctl_warn_new(&s, CG_VOCAB_V1, 0, &w);
+    cr_assert_eq(w.n, 1, "no memory controller: apply fails there, no swap warning");
+    s.mem_max = CTL_MAX;
+    ctl_warn_new(&s, CG_VOCAB_V1, all, &w);
+    cr_assert_eq(w.n, 2, "v1 limits memory+swap together: no Max, no swap limit");
+    cr_assert_eq(w.w[1].key, CTL_KEY_MEM_SWAP_MAX);
+}
