@@ -139,6 +139,26 @@ void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, e
             ctl_table[i]->diff(cur, want, v, ret);
 }
 
+int ctl_plan_write(struct cg_group *g, const struct ctl_plan *p, const struct ctl_raw *raw,
+                   size_t n_raw, struct cg_txn *t, struct cg_err *e)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const struct ctl_step *st = &p->s[i];
+        const char *old = st->old_value;
+        int r;
+
+        for (size_t k = 0; k < n_raw; k++)
+            if (raw[k].file && strcmp(raw[k].file, st->file) == 0) {
+                old = raw[k].value;
+                break;
+            }
+        r = cg_txn_write(t, g, st->hier, st->file, old, st->new_value, e);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 unsigned ctl_probe(struct cg_group *g)
 {
     unsigned f = 0;

@@ -201,6 +201,16 @@ int ctl_read_settings_all(struct cg_group *g, struct ctl_settings *ret);
 /* Every controller's diff in turn, appended to *ret (zeroed by the caller). */
 void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, enum cg_vocab v,
               struct ctl_plan *ret);
+/* A kernel file's value as read before a plan runs: what rollback writes back. */
+struct ctl_raw {
+    const char *file;
+    char value[64];
+};
+/* Writes the steps of p to g through t, each with the rollback value read from the kernel
+ * (raw[i] for raw[i].file; the step's own old value when the file was not read). */
+int ctl_plan_write(struct cg_group *g, const struct ctl_plan *p, const struct ctl_raw *raw,
+                   size_t n_raw, struct cg_txn *t, struct cg_err *e);
+
 /* Every controller's probe ORed, and every controller's warn in turn. */
 unsigned ctl_probe(struct cg_group *g);
 void ctl_warn_new(const struct ctl_settings *s, enum cg_vocab v, unsigned features,

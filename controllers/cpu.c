@@ -117,118 +117,6 @@ static int read_u64_raw(struct cg_group *g, enum cg_hier h, const char *file, ch
     return 0;
 }
 
-static int apply_weight(struct cg_group *g, uint64_t weight, struct cg_txn *t, struct cg_err *e)
-{
-    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
-    const char *file = v2 ? "cpu.weight" : "cpu.shares";
-    uint64_t want = v2 ? weight : ctl_weight_to_shares(weight), cur;
-    char raw[64], val[32];
-    int r;
-
-    if (weight < CTL_WEIGHT_MIN || weight > CTL_WEIGHT_MAX)
-        return cg_err_set(e, -ERANGE, cg_group_path(g), file, "CPU weight %llu is outside %d..%d",
-                          (unsigned long long)weight, CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
-    /* Compared in the kernel's unit, so shares that round-trip to the same weight are
-     * still rewritten when they differ from what the weight maps to. */
-    r = read_u64_raw(g, CG_H_CPU, file, raw, sizeof(raw), &cur, e);
-    if (r < 0 || cur == want)
-        return r;
-    snprintf(val, sizeof(val), "%llu", (unsigned long long)want);
-    return cg_txn_write(t, g, CG_H_CPU, file, raw, val, e);
-}
-
-static int apply_max_v2(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                        struct cg_err *e)
-{
-    uint64_t cq, cp, wq, wp;
-    char raw[64], val[64];
-    int r;
-
-    r = ctl_read_raw(g, CG_H_CPU, "cpu", "cpu.max", raw, sizeof(raw), e);
-    if (r < 0)
-        return r;
-    r = ctl_cpu_max_parse(raw, &cq, &cp);
-    if (r < 0)
-        return cg_err_set(e, r, cg_group_path(g), "cpu.max", "unexpected content '%s'", raw);
-    /* A quota without a period is relative to the default period, not whatever period an
-     * earlier policy left; a period without a quota keeps the quota. */
-    wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
-    wp = s->cpu_period_usec != CTL_UNSET
-             ? s->cpu_period_usec
-             : (s->cpu_max_usec != CTL_UNSET ? PERIOD_DEFAULT_USEC : cp);
-    if (wq == cq && wp == cp)
-        return 0;
-    r = ctl_cpu_max_format(wq, wp, val, sizeof(val));
-    if (r < 0)
-        return cg_err_set(e, r, cg_group_path(g), "cpu.max", "invalid quota or period");
-    return cg_txn_write(t, g, CG_H_CPU, "cpu.max", raw, val, e);
-}
-
-static int apply_max_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                        struct cg_err *e)
-{
-    uint64_t cq, cp, wq, wp;
-    char rawq[64], rawp[64], valq[32], valp[32];
-    bool period_first;
-    int r;
-
-    r = read_u64_raw(g, CG_H_CPU, "cpu.cfs_period_us", rawp, sizeof(rawp), &cp, e);
-    if (r < 0)
-        return r;
-    r = ctl_read_raw(g, CG_H_CPU, "cpu", "cpu.cfs_quota_us", rawq, sizeof(rawq), e);
-    if (r < 0)
-        return r;
-    r = ctl_cfs_quota_parse(rawq, &cq);
-    if (r < 0)
-        return cg_err_set(e, r, cg_group_path(g), "cpu.cfs_quota_us", "unexpected content '%s'",
-                          rawq);
-    wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
-    wp = s->cpu_period_usec != CTL_UNSET
-             ? s->cpu_period_usec
-             : (s->cpu_max_usec != CTL_UNSET ? PERIOD_DEFAULT_USEC : cp);
-    if (wp == CTL_MAX)
-        return cg_err_set(e, -EINVAL, cg_group_path(g), "cpu.cfs_period_us",
-                          "period cannot be max");
-    snprintf(valp, sizeof(valp), "%llu", (unsigned long long)wp);
-    if (wq == CTL_MAX)
-        snprintf(valq, sizeof(valq), "-1");
-    else
-        snprintf(valq, sizeof(valq), "%llu", (unsigned long long)wq);
-    /* v1 checks each write against the parent's quota/period ratio, so the intermediate
-     * state must not exceed both the old and the new ratio: when the period grows, writing
-     * it first only lowers the ratio; when it shrinks, the quota goes first. Rollback
-     * replays in reverse and meets the same intermediate state. */
-    period_first = wp >= cp;
-    if (period_first && wp != cp) {
-        r = cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_period_us", rawp, valp, e);
-        if (r < 0)
-            return r;
-    }
-    if (wq != cq) {
-        r = cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_quota_us", rawq, valq, e);
-        if (r < 0)
-            return r;
-    }
-    if (!period_first)
-        return cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_period_us", rawp, valp, e);
-    return 0;
-}
-
-static int cpu_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                     struct ctl_warnings *w, struct cg_err *e)
-{
-    int r;
-
-    if (s->cpu_weight != CTL_UNSET) {
-        r = apply_weight(g, s->cpu_weight, t, e);
-        if (r < 0)
-            return r;
-    }
-    if (s->cpu_max_usec == CTL_UNSET && s->cpu_period_usec == CTL_UNSET)
-        return 0;
-    return cg_ctx_is_v2(cg_group_ctx(g)) ? apply_max_v2(g, s, t, e) : apply_max_v1(g, s, t, e);
-}
-
 static int cpu_read_settings(struct cg_group *g, struct ctl_settings *ret)
 {
     int fd = cg_group_fd(g, CG_H_CPU), r;
@@ -355,6 +243,95 @@ static void cpu_diff(const struct ctl_settings *cur, const struct ctl_settings *
         ctl_plan_add(ret, CG_H_CPU, kq->file[v], a, b);
     if (wp < cp)
         ctl_plan_add(ret, CG_H_CPU, kp->file[v], c, d);
+}
+
+/* Reads the weight's file into cur (in weights: v1 shares that no weight maps to exactly
+ * stay CTL_UNSET, so that the diff rewrites them). */
+static int read_weight(struct cg_group *g, enum cg_vocab v, uint64_t weight, struct ctl_raw *raw,
+                       struct ctl_settings *cur, struct cg_err *e)
+{
+    uint64_t x;
+    int r;
+
+    if (weight < CTL_WEIGHT_MIN || weight > CTL_WEIGHT_MAX)
+        return cg_err_set(e, -ERANGE, cg_group_path(g), raw->file,
+                          "CPU weight %llu is outside %d..%d", (unsigned long long)weight,
+                          CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
+    r = read_u64_raw(g, CG_H_CPU, raw->file, raw->value, sizeof(raw->value), &x, e);
+    if (r < 0)
+        return r;
+    if (v == CG_VOCAB_V2)
+        cur->cpu_weight = x;
+    else {
+        /* Compared in the kernel's unit: shares that round-trip to the same weight are
+         * still rewritten when they differ from what the weight maps to. */
+        cur->cpu_weight = ctl_shares_to_weight(x);
+        if (ctl_weight_to_shares(cur->cpu_weight) != x)
+            cur->cpu_weight = CTL_UNSET;
+    }
+    return 0;
+}
+
+/* Reads quota and period into cur: v2 cpu.max (raw[1]), v1 cfs_quota_us (raw[1]) and
+ * cfs_period_us (raw[2]). */
+static int read_max(struct cg_group *g, enum cg_vocab v, struct ctl_raw raw[3],
+                    struct ctl_settings *cur, struct cg_err *e)
+{
+    int r;
+
+    if (v == CG_VOCAB_V2) {
+        r = ctl_read_raw(g, CG_H_CPU, "cpu", raw[1].file, raw[1].value, sizeof(raw[1].value), e);
+        if (r < 0)
+            return r;
+        r = ctl_cpu_max_parse(raw[1].value, &cur->cpu_max_usec, &cur->cpu_period_usec);
+        if (r < 0)
+            return cg_err_set(e, r, cg_group_path(g), raw[1].file, "unexpected content '%s'",
+                              raw[1].value);
+        return 0;
+    }
+    r = read_u64_raw(g, CG_H_CPU, raw[2].file, raw[2].value, sizeof(raw[2].value),
+                     &cur->cpu_period_usec, e);
+    if (r < 0)
+        return r;
+    r = ctl_read_raw(g, CG_H_CPU, "cpu", raw[1].file, raw[1].value, sizeof(raw[1].value), e);
+    if (r < 0)
+        return r;
+    r = ctl_cfs_quota_parse(raw[1].value, &cur->cpu_max_usec);
+    if (r < 0)
+        return cg_err_set(e, r, cg_group_path(g), raw[1].file, "unexpected content '%s'",
+                          raw[1].value);
+    return 0;
+}
+
+/* Reads what the settings asked for need, plans with cpu_diff, writes the plan. */
+static int cpu_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                     struct ctl_warnings *w, struct cg_err *e)
+{
+    enum cg_vocab v = cg_ctx_vocab(cg_group_ctx(g));
+    struct ctl_raw raw[3] = {{cpu_keys[0].file[v]}, {cpu_keys[1].file[v]}};
+    struct ctl_settings cur;
+    struct ctl_plan p = {0};
+    uint64_t wq, wp;
+    char buf[64];
+    int r;
+
+    if (v == CG_VOCAB_V1)
+        raw[2].file = cpu_keys[2].file[v];
+    ctl_settings_init(&cur);
+    if (s->cpu_weight != CTL_UNSET && (r = read_weight(g, v, s->cpu_weight, &raw[0], &cur, e)) < 0)
+        return r;
+    if (s->cpu_max_usec != CTL_UNSET || s->cpu_period_usec != CTL_UNSET) {
+        r = read_max(g, v, raw, &cur, e);
+        if (r < 0)
+            return r;
+        want_max(&cur, s, &wq, &wp);
+        if (v == CG_VOCAB_V1 && wp == CTL_MAX)
+            return cg_err_set(e, -EINVAL, cg_group_path(g), raw[2].file, "period cannot be max");
+        if (v == CG_VOCAB_V2 && (r = ctl_cpu_max_format(wq, wp, buf, sizeof(buf))) < 0)
+            return cg_err_set(e, r, cg_group_path(g), raw[1].file, "invalid quota or period");
+    }
+    cpu_diff(&cur, s, v, &p);
+    return ctl_plan_write(g, &p, raw, ARRAY_SIZE(raw), t, e);
 }
 
 const struct ctl_controller ctl_cpu = {
