@@ -197,7 +197,8 @@ static void fmt_quota_v1(uint64_t q, char *buf, size_t size)
         snprintf(buf, size, "%llu", (unsigned long long)q);
 }
 
-/* The quota and period wanted, as apply_max_v1/v2 compute them. */
+/* The quota and period wanted. A quota without a period is relative to the default period,
+ * not whatever period an earlier policy left; a period without a quota keeps the quota. */
 static void want_max(const struct ctl_settings *cur, const struct ctl_settings *want,
                      uint64_t *ret_q, uint64_t *ret_p)
 {
@@ -236,7 +237,10 @@ static void cpu_diff(const struct ctl_settings *cur, const struct ctl_settings *
     fmt_quota_v1(wq, b, sizeof(b));
     ctl_format_u64(cp, c, sizeof(c));
     ctl_format_u64(wp, d, sizeof(d));
-    /* The same order as apply_max_v1: the period first when it grows. */
+    /* v1 checks each write against the parent's quota/period ratio, so the intermediate
+     * state must not exceed both the old and the new ratio: when the period grows, writing
+     * it first only lowers the ratio; when it shrinks, the quota goes first. Rollback
+     * replays in reverse and meets the same intermediate state. */
     if (wp > cp)
         ctl_plan_add(ret, CG_H_CPU, kp->file[v], c, d);
     if (wq != cq)

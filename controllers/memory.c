@@ -254,8 +254,11 @@ static void add_limit(struct ctl_plan *ret, const char *file, bool v2, uint64_t 
     ctl_plan_add(ret, CG_H_MEMORY, file, a, b);
 }
 
-/* v1: memory.limit_in_bytes and memory.memsw.limit_in_bytes (memory + swap), in the order
- * apply_v1_limits writes them. */
+/* v1: memory.limit_in_bytes and memory.memsw.limit_in_bytes (memory + swap; cur's swap
+ * allowance CTL_UNSET when that file is not there). The kernel keeps limit_in_bytes <=
+ * memsw.limit_in_bytes after every write (-EINVAL otherwise): memsw is raised before a
+ * limit that would pass it, and otherwise the limit moves first. Rollback replays in
+ * reverse and stays within the rule too. SwapMax left alone keeps the allowance. */
 static void diff_v1(const struct ctl_settings *cur, const struct ctl_settings *want,
                     struct ctl_plan *ret)
 {
@@ -414,7 +417,7 @@ static unsigned memory_probe(struct cg_group *g)
     return f;
 }
 
-/* What a new group with settings s would warn about (as apply_v1/apply_v2 do). */
+/* What a new group with settings s would warn about (as apply_v1/apply_v2 would). */
 static void memory_warn(const struct ctl_settings *s, enum cg_vocab v, unsigned features,
                         struct ctl_warnings *w)
 {
