@@ -123,29 +123,6 @@ static int probe_features(struct cg_ctx *ctx)
     return r < 0 ? r : (int)ctl_probe(base);
 }
 
-/* The warnings a group not there yet would get, filed under path: from the descriptors
- * and the probed features, without touching a group. */
-static int warn_new(struct cg_ctx *ctx, int features, const char *path,
-                    const struct ctl_settings *s, relevant_fn relevant, const void *owner,
-                    struct pol_apply_result *res)
-{
-    struct ctl_warnings w = {0};
-
-    if (features < 0 || !res)
-        return 0;
-    ctl_warn_new(s, cg_ctx_vocab(ctx), (unsigned)features, &w);
-    for (size_t k = 0; k < w.n; k++) {
-        int r;
-
-        if (!relevant(owner, w.w[k].key))
-            continue;
-        r = add_warning(res, path, &w.w[k]);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
 /* Dry run of a group that does not exist yet: it will hold the descriptors' defaults, so
  * its plan is the diff from them to s, in this system's file vocabulary. */
 static int plan_new_group(struct cg_ctx *ctx, const char *path, const struct ctl_settings *s,
@@ -176,6 +153,20 @@ static int file_warnings(struct pol_apply_result *res, const char *path,
             return r;
     }
     return 0;
+}
+
+/* The warnings a group not there yet would get, filed under path: from the descriptors
+ * and the probed features, without touching a group. */
+static int warn_new(struct cg_ctx *ctx, int features, const char *path,
+                    const struct ctl_settings *s, relevant_fn relevant, const void *owner,
+                    struct pol_apply_result *res)
+{
+    struct ctl_warnings w = {0};
+
+    if (features < 0)
+        return 0;
+    ctl_warn_new(s, cg_ctx_vocab(ctx), (unsigned)features, &w);
+    return file_warnings(res, path, &w, relevant, owner);
 }
 
 /* Applies s to g, or plans it for a group not there yet (g NULL, dry run) at path. */
