@@ -35,21 +35,13 @@ typedef enum ctl_id {
 
 #define CTL_MASK(id) (1u << (id))
 
-/* The hierarchies whose files the controllers' apply reads or writes. A check that only
- * runs apply in a dry run (policy/apply.c) opens a group in these alone and gives it a
- * descriptor on which every file access fails in the others, so a hierarchy missing
- * here costs time (the check then always finds a difference), never correctness. */
-#define CTL_APPLY_HIERS ((1u << CG_H_CPU) | (1u << CG_H_MEMORY) | (1u << CG_H_PIDS))
-
-/* Limits of cpu.weight (v2) and cpu.shares (v1), and cpu.max period bounds (usec). */
-#define CTL_WEIGHT_MIN          1
-#define CTL_WEIGHT_MAX          10000
-#define CTL_WEIGHT_DEFAULT      100
-#define CTL_SHARES_MIN          2
-#define CTL_SHARES_MAX          262144
-#define CTL_PERIOD_MIN_USEC     1000
-#define CTL_PERIOD_MAX_USEC     1000000
-#define CTL_PERIOD_DEFAULT_USEC 100000
+/* cpu.weight's range and default (CPU.Weight's descriptor, and a class's CPUWeight=), and
+ * v1 cpu.shares bounds. */
+#define CTL_WEIGHT_MIN     1
+#define CTL_WEIGHT_MAX     10000
+#define CTL_WEIGHT_DEFAULT 100
+#define CTL_SHARES_MIN     2
+#define CTL_SHARES_MAX     262144
 
 struct ctl_settings {
     uint64_t cpu_weight;      /* 1..10000 */
@@ -77,9 +69,49 @@ struct ctl_usage {
     uint64_t frozen; /* 1 frozen, 0 thawed (or freezing), CTL_UNSET no freezer */
 };
 
+/* The settings corral manages, one id each. What a setting is (policy key, unit, range,
+ * default, kernel files, how each version expresses it) is its descriptor, owned by its
+ * controller (struct ctl_key_desc); everyone else iterates the descriptors. */
+typedef enum ctl_key {
+    CTL_KEY_CPU_WEIGHT,
+    CTL_KEY_CPU_MAX,
+    CTL_KEY_CPU_PERIOD,
+    CTL_KEY_MEM_MAX,
+    CTL_KEY_MEM_HIGH,
+    CTL_KEY_MEM_LOW,
+    CTL_KEY_MEM_SWAP_MAX,
+    CTL_KEY_PIDS_MAX,
+    _CTL_KEY_MAX,
+    _CTL_KEY_INVALID = -EINVAL,
+} ctl_key;
+
+/* How a policy spells a setting's value (policy/parse.c has one parser per unit). */
+enum ctl_unit {
+    CTL_UNIT_COUNT,     /* an integer */
+    CTL_UNIT_CPU_SHARE, /* a share of one CPU in ppm ("150%"); kept as quota usec */
+    CTL_UNIT_DURATION,  /* usec ("100ms") */
+    CTL_UNIT_BYTES,     /* bytes ("256M"), rounded down to the page size */
+};
+
+struct ctl_key_desc {
+    ctl_key id;
+    ctl_id ctl;
+    const char *section; /* policy section, "Memory" */
+    const char *key;     /* policy key, "High" */
+    enum ctl_unit unit;
+    uint64_t min, max; /* accepted range in the unit; BYTES: min 0 or 1 (one page) */
+    bool max_ok;       /* "max" (CTL_MAX, no limit) is accepted */
+    uint64_t def;      /* a new group's value, and what a key a policy leaves out means */
+    size_t offset;     /* of its field in struct ctl_settings */
+    /* The kernel file per vocabulary; NULL where that version cannot express it, and then
+     * `missing` is the warning for a value other than the default. */
+    const char *file[_CG_VOCAB_MAX];
+    const char *missing[_CG_VOCAB_MAX];
+};
+
 /* A setting the running cgroup version cannot express: reported, never dropped. */
 struct ctl_warning {
-    const char *key; /* policy key, e.g. "Memory.High" */
+    ctl_key key;
     char msg[160];
 };
 
@@ -88,12 +120,36 @@ struct ctl_warnings {
     struct ctl_warning w[16];
 };
 
-void ctl_warn(struct ctl_warnings *w, const char *key, const char *fmt, ...)
+void ctl_warn(struct ctl_warnings *w, ctl_key key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* One write of a plan, in the kernel's vocabulary. */
+struct ctl_step {
+    enum cg_hier hier;
+    const char *file;
+    char old_value[32];
+    char new_value[32];
+};
+
+struct ctl_plan {
+    size_t n;
+    struct ctl_step s[16];
+};
+
+/* What a system offers beyond its vocabulary, probed on a group that exists. */
+enum {
+    CTL_FEAT_MEMORY = 1u << 0, /* the memory controller's files */
+    CTL_FEAT_SWAP = 1u << 1,   /* swap accounting (memory.swap.max, memory.memsw.*) */
+};
 
 struct ctl_controller {
     const char *name;
     ctl_id id;
+    /* Pure: the writes, in a safe order, that turn what the kernel holds (cur, in the
+     * settings' units) into want, in vocabulary v; settings want leaves CTL_UNSET are
+     * left alone. May be NULL. */
+    void (*diff)(const struct ctl_settings *cur, const struct ctl_settings *want, enum cg_vocab v,
+                 struct ctl_plan *ret);
     /* Writes the controller's settings to g through t (only values that differ). Settings
      * this version cannot express go to w. May be NULL (freezer: state, not a limit). */
     int (*apply)(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
@@ -103,6 +159,15 @@ struct ctl_controller {
     int (*read_settings)(struct cg_group *g, struct ctl_settings *ret);
     /* Fills the controller's fields of *ret; unavailable counters stay CTL_UNSET. */
     int (*read_usage)(struct cg_group *g, struct ctl_usage *ret);
+    /* Which CTL_FEAT_* group g shows (only reads). May be NULL. */
+    unsigned (*probe)(struct cg_group *g);
+    /* Pure: the warnings for a new group given settings s, in vocabulary v on a system
+     * with features (what apply would warn about once the group exists). May be NULL. */
+    void (*warn)(const struct ctl_settings *s, enum cg_vocab v, unsigned features,
+                 struct ctl_warnings *w);
+    /* Its settings, in the order their policy keys are documented. */
+    const struct ctl_key_desc *keys;
+    size_t n_keys;
 };
 
 extern const struct ctl_controller ctl_cpu;
@@ -115,12 +180,44 @@ const char *ctl_id_to_string(ctl_id id);
 ctl_id ctl_id_from_string(const char *s);
 
 void ctl_settings_init(struct ctl_settings *s);
+/* Every setting at its descriptor's default (what a new group holds). */
+void ctl_settings_defaults(struct ctl_settings *s);
+/* The same for the settings that are CTL_UNSET only. */
+void ctl_settings_fill_defaults(struct ctl_settings *s);
+
+/* The descriptor of key id (NULL if out of range), its field in s, and "Section.Key". */
+const struct ctl_key_desc *ctl_key_desc(ctl_key id);
+uint64_t *ctl_key_field(const struct ctl_key_desc *d, struct ctl_settings *s);
+uint64_t ctl_key_get(const struct ctl_key_desc *d, const struct ctl_settings *s);
+const char *ctl_key_name(ctl_key id, char *buf, size_t size);
+/* Iterates every descriptor of every controller: for (d = NULL; (d = ctl_key_next(d));). */
+const struct ctl_key_desc *ctl_key_next(const struct ctl_key_desc *d);
 void ctl_usage_init(struct ctl_usage *u);
 
 /* Every controller in turn. Stops at the first error (the caller rolls t back). */
 int ctl_apply_all(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
                   struct ctl_warnings *w, struct cg_err *e);
 int ctl_read_settings_all(struct cg_group *g, struct ctl_settings *ret);
+/* Every controller's diff in turn, appended to *ret (zeroed by the caller). */
+void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, enum cg_vocab v,
+              struct ctl_plan *ret);
+/* A kernel file's value as read before a plan runs: what rollback writes back. */
+struct ctl_raw {
+    const char *file;
+    char value[64];
+};
+/* Writes the steps of p to g through t, each with the rollback value read from the kernel
+ * (raw[i] for raw[i].file; the step's own old value when the file was not read). */
+int ctl_plan_write(struct cg_group *g, const struct ctl_plan *p, const struct ctl_raw *raw,
+                   size_t n_raw, struct cg_txn *t, struct cg_err *e);
+
+/* Every controller's probe ORed, and every controller's warn in turn. */
+unsigned ctl_probe(struct cg_group *g);
+void ctl_warn_new(const struct ctl_settings *s, enum cg_vocab v, unsigned features,
+                  struct ctl_warnings *w);
+/* Appends a step (controllers' diffs). */
+void ctl_plan_add(struct ctl_plan *p, enum cg_hier h, const char *file, const char *old_value,
+                  const char *new_value);
 int ctl_read_usage_all(struct cg_group *g, struct ctl_usage *ret);
 
 /* cpu.shares = weight * 1024 / 100, clamped to 2..262144 (v1), and its inverse rounded to

@@ -13,6 +13,48 @@
 
 #include "controllers/ctl-internal.h"
 
+#define PERIOD_DEFAULT_USEC 100000
+
+static const struct ctl_key_desc cpu_keys[] = {
+    {
+        .id = CTL_KEY_CPU_WEIGHT,
+        .ctl = CTL_CPU,
+        .section = "CPU",
+        .key = "Weight",
+        .unit = CTL_UNIT_COUNT,
+        .min = CTL_WEIGHT_MIN,
+        .max = CTL_WEIGHT_MAX,
+        .def = CTL_WEIGHT_DEFAULT,
+        .offset = offsetof(struct ctl_settings, cpu_weight),
+        .file = {"cpu.shares", "cpu.weight"},
+    },
+    {
+        .id = CTL_KEY_CPU_MAX,
+        .ctl = CTL_CPU,
+        .section = "CPU",
+        .key = "Max",
+        .unit = CTL_UNIT_CPU_SHARE,
+        .min = 1,
+        .max = 100000ull * 10000ull, /* 100000% = 1000 CPUs */
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, cpu_max_usec),
+        .file = {"cpu.cfs_quota_us", "cpu.max"},
+    },
+    {
+        .id = CTL_KEY_CPU_PERIOD,
+        .ctl = CTL_CPU,
+        .section = "CPU",
+        .key = "Period",
+        .unit = CTL_UNIT_DURATION,
+        .min = 1000,    /* the kernel's min_cfs_quota_period */
+        .max = 1000000, /* max_cfs_quota_period */
+        .def = PERIOD_DEFAULT_USEC,
+        .offset = offsetof(struct ctl_settings, cpu_period_usec),
+        .file = {"cpu.cfs_period_us", "cpu.max"},
+    },
+};
+
 int ctl_cpu_max_parse(const char *s, uint64_t *ret_quota, uint64_t *ret_period)
 {
     char q[32];
@@ -73,118 +115,6 @@ static int read_u64_raw(struct cg_group *g, enum cg_hier h, const char *file, ch
     if (r < 0)
         return cg_err_set(e, r, cg_group_path(g), file, "unexpected content '%s'", raw);
     return 0;
-}
-
-static int apply_weight(struct cg_group *g, uint64_t weight, struct cg_txn *t, struct cg_err *e)
-{
-    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
-    const char *file = v2 ? "cpu.weight" : "cpu.shares";
-    uint64_t want = v2 ? weight : ctl_weight_to_shares(weight), cur;
-    char raw[64], val[32];
-    int r;
-
-    if (weight < CTL_WEIGHT_MIN || weight > CTL_WEIGHT_MAX)
-        return cg_err_set(e, -ERANGE, cg_group_path(g), file, "CPU weight %llu is outside %d..%d",
-                          (unsigned long long)weight, CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
-    /* Compared in the kernel's unit, so shares that round-trip to the same weight are
-     * still rewritten when they differ from what the weight maps to. */
-    r = read_u64_raw(g, CG_H_CPU, file, raw, sizeof(raw), &cur, e);
-    if (r < 0 || cur == want)
-        return r;
-    snprintf(val, sizeof(val), "%llu", (unsigned long long)want);
-    return cg_txn_write(t, g, CG_H_CPU, file, raw, val, e);
-}
-
-static int apply_max_v2(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                        struct cg_err *e)
-{
-    uint64_t cq, cp, wq, wp;
-    char raw[64], val[64];
-    int r;
-
-    r = ctl_read_raw(g, CG_H_CPU, "cpu", "cpu.max", raw, sizeof(raw), e);
-    if (r < 0)
-        return r;
-    r = ctl_cpu_max_parse(raw, &cq, &cp);
-    if (r < 0)
-        return cg_err_set(e, r, cg_group_path(g), "cpu.max", "unexpected content '%s'", raw);
-    /* A quota without a period is relative to the default period, not whatever period an
-     * earlier policy left; a period without a quota keeps the quota. */
-    wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
-    wp = s->cpu_period_usec != CTL_UNSET
-             ? s->cpu_period_usec
-             : (s->cpu_max_usec != CTL_UNSET ? CTL_PERIOD_DEFAULT_USEC : cp);
-    if (wq == cq && wp == cp)
-        return 0;
-    r = ctl_cpu_max_format(wq, wp, val, sizeof(val));
-    if (r < 0)
-        return cg_err_set(e, r, cg_group_path(g), "cpu.max", "invalid quota or period");
-    return cg_txn_write(t, g, CG_H_CPU, "cpu.max", raw, val, e);
-}
-
-static int apply_max_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                        struct cg_err *e)
-{
-    uint64_t cq, cp, wq, wp;
-    char rawq[64], rawp[64], valq[32], valp[32];
-    bool period_first;
-    int r;
-
-    r = read_u64_raw(g, CG_H_CPU, "cpu.cfs_period_us", rawp, sizeof(rawp), &cp, e);
-    if (r < 0)
-        return r;
-    r = ctl_read_raw(g, CG_H_CPU, "cpu", "cpu.cfs_quota_us", rawq, sizeof(rawq), e);
-    if (r < 0)
-        return r;
-    r = ctl_cfs_quota_parse(rawq, &cq);
-    if (r < 0)
-        return cg_err_set(e, r, cg_group_path(g), "cpu.cfs_quota_us", "unexpected content '%s'",
-                          rawq);
-    wq = s->cpu_max_usec != CTL_UNSET ? s->cpu_max_usec : cq;
-    wp = s->cpu_period_usec != CTL_UNSET
-             ? s->cpu_period_usec
-             : (s->cpu_max_usec != CTL_UNSET ? CTL_PERIOD_DEFAULT_USEC : cp);
-    if (wp == CTL_MAX)
-        return cg_err_set(e, -EINVAL, cg_group_path(g), "cpu.cfs_period_us",
-                          "period cannot be max");
-    snprintf(valp, sizeof(valp), "%llu", (unsigned long long)wp);
-    if (wq == CTL_MAX)
-        snprintf(valq, sizeof(valq), "-1");
-    else
-        snprintf(valq, sizeof(valq), "%llu", (unsigned long long)wq);
-    /* v1 checks each write against the parent's quota/period ratio, so the intermediate
-     * state must not exceed both the old and the new ratio: when the period grows, writing
-     * it first only lowers the ratio; when it shrinks, the quota goes first. Rollback
-     * replays in reverse and meets the same intermediate state. */
-    period_first = wp >= cp;
-    if (period_first && wp != cp) {
-        r = cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_period_us", rawp, valp, e);
-        if (r < 0)
-            return r;
-    }
-    if (wq != cq) {
-        r = cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_quota_us", rawq, valq, e);
-        if (r < 0)
-            return r;
-    }
-    if (!period_first)
-        return cg_txn_write(t, g, CG_H_CPU, "cpu.cfs_period_us", rawp, valp, e);
-    return 0;
-}
-
-static int cpu_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                     struct ctl_warnings *w, struct cg_err *e)
-{
-    int r;
-
-    if (s->cpu_weight != CTL_UNSET) {
-        r = apply_weight(g, s->cpu_weight, t, e);
-        if (r < 0)
-            return r;
-    }
-    if (s->cpu_max_usec == CTL_UNSET && s->cpu_period_usec == CTL_UNSET)
-        return 0;
-    return cg_ctx_is_v2(cg_group_ctx(g)) ? apply_max_v2(g, s, t, e) : apply_max_v1(g, s, t, e);
 }
 
 static int cpu_read_settings(struct cg_group *g, struct ctl_settings *ret)
@@ -259,10 +189,162 @@ static int cpu_read_usage(struct cg_group *g, struct ctl_usage *ret)
     return r;
 }
 
+static void fmt_quota_v1(uint64_t q, char *buf, size_t size)
+{
+    if (q == CTL_MAX)
+        snprintf(buf, size, "-1");
+    else
+        snprintf(buf, size, "%llu", (unsigned long long)q);
+}
+
+/* The quota and period wanted. A quota without a period is relative to the default period,
+ * not whatever period an earlier policy left; a period without a quota keeps the quota. */
+static void want_max(const struct ctl_settings *cur, const struct ctl_settings *want,
+                     uint64_t *ret_q, uint64_t *ret_p)
+{
+    *ret_q = want->cpu_max_usec != CTL_UNSET ? want->cpu_max_usec : cur->cpu_max_usec;
+    *ret_p = want->cpu_period_usec != CTL_UNSET
+                 ? want->cpu_period_usec
+                 : (want->cpu_max_usec != CTL_UNSET ? PERIOD_DEFAULT_USEC : cur->cpu_period_usec);
+}
+
+static void cpu_diff(const struct ctl_settings *cur, const struct ctl_settings *want,
+                     enum cg_vocab v, struct ctl_plan *ret)
+{
+    const struct ctl_key_desc *kq = &cpu_keys[1], *kp = &cpu_keys[2];
+    char a[32], b[32], c[32], d[32];
+    uint64_t cq = cur->cpu_max_usec, cp = cur->cpu_period_usec, wq, wp;
+
+    if (want->cpu_weight != CTL_UNSET) {
+        uint64_t cw = v == CG_VOCAB_V2 ? cur->cpu_weight : ctl_weight_to_shares(cur->cpu_weight);
+        uint64_t ww = v == CG_VOCAB_V2 ? want->cpu_weight : ctl_weight_to_shares(want->cpu_weight);
+
+        ctl_format_u64(cw, a, sizeof(a));
+        ctl_format_u64(ww, b, sizeof(b));
+        if (cw != ww)
+            ctl_plan_add(ret, CG_H_CPU, cpu_keys[0].file[v], a, b);
+    }
+    if (want->cpu_max_usec == CTL_UNSET && want->cpu_period_usec == CTL_UNSET)
+        return;
+    want_max(cur, want, &wq, &wp);
+    if (v == CG_VOCAB_V2) {
+        if ((wq != cq || wp != cp) && ctl_cpu_max_format(cq, cp, a, sizeof(a)) == 0 &&
+            ctl_cpu_max_format(wq, wp, b, sizeof(b)) == 0)
+            ctl_plan_add(ret, CG_H_CPU, kq->file[v], a, b);
+        return;
+    }
+    fmt_quota_v1(cq, a, sizeof(a));
+    fmt_quota_v1(wq, b, sizeof(b));
+    ctl_format_u64(cp, c, sizeof(c));
+    ctl_format_u64(wp, d, sizeof(d));
+    /* v1 checks each write against the parent's quota/period ratio, so the intermediate
+     * state must not exceed both the old and the new ratio: when the period grows, writing
+     * it first only lowers the ratio; when it shrinks, the quota goes first. Rollback
+     * replays in reverse and meets the same intermediate state. */
+    if (wp > cp)
+        ctl_plan_add(ret, CG_H_CPU, kp->file[v], c, d);
+    if (wq != cq)
+        ctl_plan_add(ret, CG_H_CPU, kq->file[v], a, b);
+    if (wp < cp)
+        ctl_plan_add(ret, CG_H_CPU, kp->file[v], c, d);
+}
+
+/* Reads the weight's file into cur (in weights: v1 shares that no weight maps to exactly
+ * stay CTL_UNSET, so that the diff rewrites them). */
+static int read_weight(struct cg_group *g, enum cg_vocab v, uint64_t weight, struct ctl_raw *raw,
+                       struct ctl_settings *cur, struct cg_err *e)
+{
+    uint64_t x;
+    int r;
+
+    if (weight < CTL_WEIGHT_MIN || weight > CTL_WEIGHT_MAX)
+        return cg_err_set(e, -ERANGE, cg_group_path(g), raw->file,
+                          "CPU weight %llu is outside %d..%d", (unsigned long long)weight,
+                          CTL_WEIGHT_MIN, CTL_WEIGHT_MAX);
+    r = read_u64_raw(g, CG_H_CPU, raw->file, raw->value, sizeof(raw->value), &x, e);
+    if (r < 0)
+        return r;
+    if (v == CG_VOCAB_V2)
+        cur->cpu_weight = x;
+    else {
+        /* Compared in the kernel's unit: shares that round-trip to the same weight are
+         * still rewritten when they differ from what the weight maps to. */
+        cur->cpu_weight = ctl_shares_to_weight(x);
+        if (ctl_weight_to_shares(cur->cpu_weight) != x)
+            cur->cpu_weight = CTL_UNSET;
+    }
+    return 0;
+}
+
+/* Reads quota and period into cur: v2 cpu.max (raw[1]), v1 cfs_quota_us (raw[1]) and
+ * cfs_period_us (raw[2]). */
+static int read_max(struct cg_group *g, enum cg_vocab v, struct ctl_raw raw[3],
+                    struct ctl_settings *cur, struct cg_err *e)
+{
+    int r;
+
+    if (v == CG_VOCAB_V2) {
+        r = ctl_read_raw(g, CG_H_CPU, "cpu", raw[1].file, raw[1].value, sizeof(raw[1].value), e);
+        if (r < 0)
+            return r;
+        r = ctl_cpu_max_parse(raw[1].value, &cur->cpu_max_usec, &cur->cpu_period_usec);
+        if (r < 0)
+            return cg_err_set(e, r, cg_group_path(g), raw[1].file, "unexpected content '%s'",
+                              raw[1].value);
+        return 0;
+    }
+    r = read_u64_raw(g, CG_H_CPU, raw[2].file, raw[2].value, sizeof(raw[2].value),
+                     &cur->cpu_period_usec, e);
+    if (r < 0)
+        return r;
+    r = ctl_read_raw(g, CG_H_CPU, "cpu", raw[1].file, raw[1].value, sizeof(raw[1].value), e);
+    if (r < 0)
+        return r;
+    r = ctl_cfs_quota_parse(raw[1].value, &cur->cpu_max_usec);
+    if (r < 0)
+        return cg_err_set(e, r, cg_group_path(g), raw[1].file, "unexpected content '%s'",
+                          raw[1].value);
+    return 0;
+}
+
+/* Reads what the settings asked for need, plans with cpu_diff, writes the plan. */
+static int cpu_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                     struct ctl_warnings *w, struct cg_err *e)
+{
+    enum cg_vocab v = cg_ctx_vocab(cg_group_ctx(g));
+    struct ctl_raw raw[3] = {{cpu_keys[0].file[v]}, {cpu_keys[1].file[v]}};
+    struct ctl_settings cur;
+    struct ctl_plan p = {0};
+    uint64_t wq, wp;
+    char buf[64];
+    int r;
+
+    if (v == CG_VOCAB_V1)
+        raw[2].file = cpu_keys[2].file[v];
+    ctl_settings_init(&cur);
+    if (s->cpu_weight != CTL_UNSET && (r = read_weight(g, v, s->cpu_weight, &raw[0], &cur, e)) < 0)
+        return r;
+    if (s->cpu_max_usec != CTL_UNSET || s->cpu_period_usec != CTL_UNSET) {
+        r = read_max(g, v, raw, &cur, e);
+        if (r < 0)
+            return r;
+        want_max(&cur, s, &wq, &wp);
+        if (v == CG_VOCAB_V1 && wp == CTL_MAX)
+            return cg_err_set(e, -EINVAL, cg_group_path(g), raw[2].file, "period cannot be max");
+        if (v == CG_VOCAB_V2 && (r = ctl_cpu_max_format(wq, wp, buf, sizeof(buf))) < 0)
+            return cg_err_set(e, r, cg_group_path(g), raw[1].file, "invalid quota or period");
+    }
+    cpu_diff(&cur, s, v, &p);
+    return ctl_plan_write(g, &p, raw, ARRAY_SIZE(raw), t, e);
+}
+
 const struct ctl_controller ctl_cpu = {
     .name = "cpu",
     .id = CTL_CPU,
+    .diff = cpu_diff,
     .apply = cpu_apply,
     .read_settings = cpu_read_settings,
     .read_usage = cpu_read_usage,
+    .keys = cpu_keys,
+    .n_keys = ARRAY_SIZE(cpu_keys),
 };

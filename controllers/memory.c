@@ -17,6 +17,75 @@
 
 #include "controllers/ctl-internal.h"
 
+/* Sizes: Max and High at least one page (0 would let nothing run), Low and SwapMax 0 for
+ * none. */
+static const struct ctl_key_desc memory_keys[] = {
+    {
+        .id = CTL_KEY_MEM_MAX,
+        .ctl = CTL_MEMORY,
+        .section = "Memory",
+        .key = "Max",
+        .unit = CTL_UNIT_BYTES,
+        .min = 1,
+        .max = UINT64_MAX,
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, mem_max),
+        .file = {"memory.limit_in_bytes", "memory.max"},
+    },
+    {
+        .id = CTL_KEY_MEM_HIGH,
+        .ctl = CTL_MEMORY,
+        .section = "Memory",
+        .key = "High",
+        .unit = CTL_UNIT_BYTES,
+        .min = 1,
+        .max = UINT64_MAX,
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, mem_high),
+        .file = {NULL, "memory.high"},
+        .missing = {"cgroup v1 has no memory.high (throttling); not applied"},
+    },
+    {
+        .id = CTL_KEY_MEM_LOW,
+        .ctl = CTL_MEMORY,
+        .section = "Memory",
+        .key = "Low",
+        .unit = CTL_UNIT_BYTES,
+        .min = 0,
+        .max = UINT64_MAX,
+        .max_ok = true,
+        .def = 0,
+        .offset = offsetof(struct ctl_settings, mem_low),
+        .file = {NULL, "memory.low"},
+        .missing = {"cgroup v1 has no memory.low (protection); not applied"},
+    },
+    {
+        .id = CTL_KEY_MEM_SWAP_MAX,
+        .ctl = CTL_MEMORY,
+        .section = "Memory",
+        .key = "SwapMax",
+        .unit = CTL_UNIT_BYTES,
+        .min = 0,
+        .max = UINT64_MAX,
+        .max_ok = true,
+        .def = CTL_MAX,
+        .offset = offsetof(struct ctl_settings, mem_swap_max),
+        .file = {"memory.memsw.limit_in_bytes", "memory.swap.max"},
+    },
+};
+
+/* SwapMax needs swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1), and on v1 a memory
+ * limit to add the allowance to. */
+static const char *const no_swap[_CG_VOCAB_MAX] = {
+    "memory.memsw.limit_in_bytes is not available (swap accounting is off; boot with "
+    "swapaccount=1)",
+    "memory.swap.max is not available (no swap accounting)",
+};
+static const char swap_unlimited_v1[] =
+    "cgroup v1 limits memory+swap together; without Memory.Max swap is not limited";
+
 uint64_t ctl_mem_round(uint64_t bytes, uint64_t page_size)
 {
     if (bytes == CTL_MAX || bytes == CTL_UNSET || page_size == 0)
@@ -107,132 +176,17 @@ static int read_limit(struct cg_group *g, const char *file, char *raw, size_t si
     return parse_limit(g, file, raw, size, ret_cur, e);
 }
 
-static int set_limit(struct cg_group *g, const char *file, uint64_t want, struct cg_txn *t,
-                     struct cg_err *e)
+/* v1 has no throttling threshold and no protection. Their defaults ("High=max", "Low=0")
+ * are what v1 does anyway, so only other values are reported. */
+static void missing_warnings(const struct ctl_settings *s, enum cg_vocab v, struct ctl_warnings *w)
 {
-    char raw[64], val[32];
-    uint64_t cur;
-    int r;
+    for (size_t i = 0; i < ARRAY_SIZE(memory_keys); i++) {
+        const struct ctl_key_desc *d = &memory_keys[i];
+        uint64_t x = ctl_key_get(d, s);
 
-    r = read_limit(g, file, raw, sizeof(raw), &cur, e);
-    if (r < 0 || cur == want)
-        return r;
-    ctl_mem_format(want, cg_ctx_is_v2(cg_group_ctx(g)), val, sizeof(val));
-    return cg_txn_write(t, g, CG_H_MEMORY, file, raw, val, e);
-}
-
-static int apply_v2(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                    struct ctl_warnings *w, struct cg_err *e)
-{
-    int fd = cg_group_fd(g, CG_H_MEMORY), r;
-
-    if (s->mem_max != CTL_UNSET &&
-        (r = set_limit(g, "memory.max", want_bytes(s->mem_max), t, e)) < 0)
-        return r;
-    if (s->mem_high != CTL_UNSET &&
-        (r = set_limit(g, "memory.high", want_bytes(s->mem_high), t, e)) < 0)
-        return r;
-    if (s->mem_low != CTL_UNSET &&
-        (r = set_limit(g, "memory.low", want_bytes(s->mem_low), t, e)) < 0)
-        return r;
-    if (s->mem_swap_max == CTL_UNSET)
-        return 0;
-    /* memory.swap.max needs swap accounting (CONFIG_MEMCG_SWAP, swapaccount); without it
-     * the setting cannot be expressed here, which is a warning, not a failure. */
-    if (faccessat(fd, "memory.swap.max", F_OK, 0) < 0 && errno == ENOENT &&
-        faccessat(fd, "memory.max", F_OK, 0) == 0) {
-        ctl_warn(w, "Memory.SwapMax", "memory.swap.max is not available (no swap accounting)");
-        return 0;
+        if (!d->file[v] && x != CTL_UNSET && x != d->def)
+            ctl_warn(w, d->id, "%s", d->missing[v]);
     }
-    return set_limit(g, "memory.swap.max", want_bytes(s->mem_swap_max), t, e);
-}
-
-static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                           struct ctl_warnings *w, struct cg_err *e)
-{
-    int fd = cg_group_fd(g, CG_H_MEMORY), r;
-    char raw_lim[64], raw_sw[64], val_lim[32], val_sw[32];
-    uint64_t cur_lim, cur_sw, want_lim, want_sw;
-    bool have_sw, sw_first;
-
-    r = read_limit(g, "memory.limit_in_bytes", raw_lim, sizeof(raw_lim), &cur_lim, e);
-    if (r < 0)
-        return r;
-    want_lim = s->mem_max != CTL_UNSET ? want_bytes(s->mem_max) : cur_lim;
-    /* With SwapMax left alone and the limit as wanted, the swap allowance (memsw - limit)
-     * stays as it is whatever memsw holds (the kernel keeps memsw >= limit): nothing to
-     * read there. */
-    if (s->mem_swap_max == CTL_UNSET && want_lim == cur_lim)
-        return 0;
-    /* Read straight away: a missing file (no swap accounting) is told apart from a group
-     * that is gone by ctl_read_opt, so no separate existence check is needed. */
-    r = ctl_read_opt(fd, "memory.memsw.limit_in_bytes", raw_sw, sizeof(raw_sw));
-    if (r < 0)
-        return ctl_file_error(g, CG_H_MEMORY, "memory", "memory.memsw.limit_in_bytes", r, e);
-    have_sw = r > 0;
-    if (!have_sw) {
-        if (s->mem_swap_max != CTL_UNSET)
-            ctl_warn(w, "Memory.SwapMax",
-                     "memory.memsw.limit_in_bytes is not available (swap accounting is off; "
-                     "boot with swapaccount=1)");
-        if (want_lim == cur_lim)
-            return 0;
-        ctl_mem_format(want_lim, false, val_lim, sizeof(val_lim));
-        return cg_txn_write(t, g, CG_H_MEMORY, "memory.limit_in_bytes", raw_lim, val_lim, e);
-    }
-    r = parse_limit(g, "memory.memsw.limit_in_bytes", raw_sw, sizeof(raw_sw), &cur_sw, e);
-    if (r < 0)
-        return r;
-    if (s->mem_swap_max != CTL_UNSET) {
-        if (want_lim == CTL_MAX && s->mem_swap_max != CTL_MAX)
-            ctl_warn(w, "Memory.SwapMax",
-                     "cgroup v1 limits memory+swap together; without Memory.Max swap is "
-                     "not limited");
-        want_sw = ctl_memsw_sum(want_lim, want_bytes(s->mem_swap_max));
-    } else {
-        /* SwapMax left alone means the swap allowance (memsw - limit) stays as it is. */
-        want_sw = cur_sw == CTL_MAX || cur_lim == CTL_MAX
-                      ? cur_sw
-                      : ctl_memsw_sum(want_lim, cur_sw - cur_lim);
-    }
-    want_sw = ctl_mem_normalise(want_sw, page_size());
-    ctl_mem_format(want_lim, false, val_lim, sizeof(val_lim));
-    ctl_mem_format(want_sw, false, val_sw, sizeof(val_sw));
-    /* The kernel keeps limit_in_bytes <= memsw.limit_in_bytes after every write
-     * (-EINVAL otherwise): raise memsw before a limit that would pass it, and otherwise
-     * move the limit first. Rollback replays in reverse and stays within the rule too. */
-    sw_first = ctl_memsw_first(want_lim, cur_sw);
-    if (sw_first && want_sw != cur_sw &&
-        (r = cg_txn_write(t, g, CG_H_MEMORY, "memory.memsw.limit_in_bytes", raw_sw, val_sw, e)) < 0)
-        return r;
-    if (want_lim != cur_lim &&
-        (r = cg_txn_write(t, g, CG_H_MEMORY, "memory.limit_in_bytes", raw_lim, val_lim, e)) < 0)
-        return r;
-    if (!sw_first && want_sw != cur_sw)
-        return cg_txn_write(t, g, CG_H_MEMORY, "memory.memsw.limit_in_bytes", raw_sw, val_sw, e);
-    return 0;
-}
-
-static int apply_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                    struct ctl_warnings *w, struct cg_err *e)
-{
-    /* v1 has no throttling threshold and no protection. "High=max" and "Low=0" are what
-     * v1 does anyway, so only other values are reported. */
-    if (s->mem_high != CTL_UNSET && s->mem_high != CTL_MAX)
-        ctl_warn(w, "Memory.High", "cgroup v1 has no memory.high (throttling); not applied");
-    if (s->mem_low != CTL_UNSET && s->mem_low != 0)
-        ctl_warn(w, "Memory.Low", "cgroup v1 has no memory.low (protection); not applied");
-    if (s->mem_max == CTL_UNSET && s->mem_swap_max == CTL_UNSET)
-        return 0;
-    if (cg_group_fd(g, CG_H_MEMORY) < 0)
-        return ctl_file_error(g, CG_H_MEMORY, "memory", "memory.limit_in_bytes", -ENODEV, e);
-    return apply_v1_limits(g, s, t, w, e);
-}
-
-static int memory_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                        struct ctl_warnings *w, struct cg_err *e)
-{
-    return cg_ctx_is_v2(cg_group_ctx(g)) ? apply_v2(g, s, t, w, e) : apply_v1(g, s, t, w, e);
 }
 
 /* Reads a limit file into *field if it exists; absent files leave it CTL_UNSET. */
@@ -291,10 +245,201 @@ static int memory_read_usage(struct cg_group *g, struct ctl_usage *ret)
     return 0;
 }
 
+static void add_limit(struct ctl_plan *ret, const char *file, bool v2, uint64_t cur, uint64_t want)
+{
+    char a[32], b[32];
+
+    ctl_mem_format(cur, v2, a, sizeof(a));
+    ctl_mem_format(want, v2, b, sizeof(b));
+    ctl_plan_add(ret, CG_H_MEMORY, file, a, b);
+}
+
+/* v1: memory.limit_in_bytes and memory.memsw.limit_in_bytes (memory + swap; cur's swap
+ * allowance CTL_UNSET when that file is not there). The kernel keeps limit_in_bytes <=
+ * memsw.limit_in_bytes after every write (-EINVAL otherwise): memsw is raised before a
+ * limit that would pass it, and otherwise the limit moves first. Rollback replays in
+ * reverse and stays within the rule too. SwapMax left alone keeps the allowance. */
+static void diff_v1(const struct ctl_settings *cur, const struct ctl_settings *want,
+                    struct ctl_plan *ret)
+{
+    uint64_t cur_lim = cur->mem_max, cur_sw = ctl_memsw_sum(cur->mem_max, cur->mem_swap_max);
+    uint64_t want_lim = want->mem_max != CTL_UNSET ? want_bytes(want->mem_max) : cur_lim, want_sw;
+    const char *lim = memory_keys[0].file[CG_VOCAB_V1], *sw = memory_keys[3].file[CG_VOCAB_V1];
+    bool sw_first;
+
+    if (want->mem_swap_max == CTL_UNSET && want_lim == cur_lim)
+        return;
+    if (cur->mem_swap_max == CTL_UNSET) {
+        /* No memory+swap file here (no swap accounting): the limit alone. */
+        if (want_lim != cur_lim)
+            add_limit(ret, lim, false, cur_lim, want_lim);
+        return;
+    }
+    if (want->mem_swap_max != CTL_UNSET)
+        want_sw = ctl_memsw_sum(want_lim, want_bytes(want->mem_swap_max));
+    else
+        want_sw = cur_sw == CTL_MAX || cur_lim == CTL_MAX
+                      ? cur_sw
+                      : ctl_memsw_sum(want_lim, cur_sw - cur_lim);
+    want_sw = ctl_mem_normalise(want_sw, page_size());
+    sw_first = ctl_memsw_first(want_lim, cur_sw);
+    if (sw_first && want_sw != cur_sw)
+        add_limit(ret, sw, false, cur_sw, want_sw);
+    if (want_lim != cur_lim)
+        add_limit(ret, lim, false, cur_lim, want_lim);
+    if (!sw_first && want_sw != cur_sw)
+        add_limit(ret, sw, false, cur_sw, want_sw);
+}
+
+static void memory_diff(const struct ctl_settings *cur, const struct ctl_settings *want,
+                        enum cg_vocab v, struct ctl_plan *ret)
+{
+    if (v == CG_VOCAB_V1) {
+        diff_v1(cur, want, ret);
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(memory_keys); i++) {
+        const struct ctl_key_desc *d = &memory_keys[i];
+        uint64_t c = ctl_key_get(d, cur), x = ctl_key_get(d, want);
+
+        if (x != CTL_UNSET && want_bytes(x) != c)
+            add_limit(ret, d->file[v], true, c, want_bytes(x));
+    }
+}
+
+/* v2: reads every limit asked for (memory.swap.max only where swap accounting is on;
+ * otherwise that is a warning, not a failure), plans, writes. */
+static int apply_v2(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                    struct ctl_warnings *w, struct cg_err *e)
+{
+    int fd = cg_group_fd(g, CG_H_MEMORY), r;
+    struct ctl_raw raw[ARRAY_SIZE(memory_keys)] = {0};
+    struct ctl_settings cur, want = *s;
+    struct ctl_plan p = {0};
+
+    ctl_settings_init(&cur);
+    for (size_t i = 0; i < ARRAY_SIZE(memory_keys); i++) {
+        const struct ctl_key_desc *d = &memory_keys[i];
+
+        if (ctl_key_get(d, s) == CTL_UNSET)
+            continue;
+        if (d->id == CTL_KEY_MEM_SWAP_MAX && faccessat(fd, d->file[CG_VOCAB_V2], F_OK, 0) < 0 &&
+            errno == ENOENT && faccessat(fd, "memory.max", F_OK, 0) == 0) {
+            ctl_warn(w, d->id, "%s", no_swap[CG_VOCAB_V2]);
+            want.mem_swap_max = CTL_UNSET;
+            continue;
+        }
+        raw[i].file = d->file[CG_VOCAB_V2];
+        r = read_limit(g, raw[i].file, raw[i].value, sizeof(raw[i].value), ctl_key_field(d, &cur),
+                       e);
+        if (r < 0)
+            return r;
+    }
+    memory_diff(&cur, &want, CG_VOCAB_V2, &p);
+    return ctl_plan_write(g, &p, raw, ARRAY_SIZE(raw), t, e);
+}
+
+/* v1: memory.limit_in_bytes, and memory.memsw.limit_in_bytes (memory + swap) when swap
+ * accounting is on and something there may change; plans with diff_v1, writes. */
+static int apply_v1_limits(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                           struct ctl_warnings *w, struct cg_err *e)
+{
+    int fd = cg_group_fd(g, CG_H_MEMORY), r;
+    struct ctl_raw raw[2] = {{memory_keys[0].file[CG_VOCAB_V1]},
+                             {memory_keys[3].file[CG_VOCAB_V1]}};
+    struct ctl_settings cur, want = *s;
+    struct ctl_plan p = {0};
+    uint64_t want_lim, sw;
+
+    ctl_settings_init(&cur);
+    r = read_limit(g, raw[0].file, raw[0].value, sizeof(raw[0].value), &cur.mem_max, e);
+    if (r < 0)
+        return r;
+    want_lim = s->mem_max != CTL_UNSET ? want_bytes(s->mem_max) : cur.mem_max;
+    /* With SwapMax left alone and the limit as wanted, the swap allowance (memsw - limit)
+     * stays as it is whatever memsw holds (the kernel keeps memsw >= limit): nothing to
+     * read there. */
+    if (s->mem_swap_max == CTL_UNSET && want_lim == cur.mem_max)
+        return 0;
+    /* A missing file (no swap accounting) is told apart from a group that is gone by
+     * ctl_read_opt, so no separate existence check is needed. */
+    r = ctl_read_opt(fd, raw[1].file, raw[1].value, sizeof(raw[1].value));
+    if (r < 0)
+        return ctl_file_error(g, CG_H_MEMORY, "memory", raw[1].file, r, e);
+    if (r == 0) {
+        if (s->mem_swap_max != CTL_UNSET)
+            ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", no_swap[CG_VOCAB_V1]);
+        want.mem_swap_max = CTL_UNSET; /* and cur's stays unknown: the limit alone */
+    } else {
+        r = parse_limit(g, raw[1].file, raw[1].value, sizeof(raw[1].value), &sw, e);
+        if (r < 0)
+            return r;
+        if (s->mem_swap_max != CTL_UNSET && want_lim == CTL_MAX && s->mem_swap_max != CTL_MAX)
+            ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", swap_unlimited_v1);
+        /* The swap allowance; the kernel keeps memsw >= limit. */
+        cur.mem_swap_max = sw == CTL_MAX || cur.mem_max == CTL_MAX ? CTL_MAX
+                           : sw >= cur.mem_max                     ? sw - cur.mem_max
+                                                                   : 0;
+    }
+    diff_v1(&cur, &want, &p);
+    return ctl_plan_write(g, &p, raw, ARRAY_SIZE(raw), t, e);
+}
+
+static int apply_v1(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                    struct ctl_warnings *w, struct cg_err *e)
+{
+    missing_warnings(s, CG_VOCAB_V1, w);
+    if (s->mem_max == CTL_UNSET && s->mem_swap_max == CTL_UNSET)
+        return 0;
+    if (cg_group_fd(g, CG_H_MEMORY) < 0)
+        return ctl_file_error(g, CG_H_MEMORY, "memory", "memory.limit_in_bytes", -ENODEV, e);
+    return apply_v1_limits(g, s, t, w, e);
+}
+
+static int memory_apply(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
+                        struct ctl_warnings *w, struct cg_err *e)
+{
+    return cg_ctx_is_v2(cg_group_ctx(g)) ? apply_v2(g, s, t, w, e) : apply_v1(g, s, t, w, e);
+}
+
+static unsigned memory_probe(struct cg_group *g)
+{
+    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
+    int fd = cg_group_fd(g, CG_H_MEMORY);
+    unsigned f = 0;
+
+    /* v2's top cgroup has no memory.max: only a group below it tells. */
+    if (fd >= 0 && (!v2 || faccessat(fd, "memory.max", F_OK, 0) == 0))
+        f |= CTL_FEAT_MEMORY;
+    if (fd >= 0 &&
+        faccessat(fd, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes", F_OK, 0) == 0)
+        f |= CTL_FEAT_SWAP;
+    return f;
+}
+
+/* What a new group with settings s would warn about (as apply_v1/apply_v2 would). */
+static void memory_warn(const struct ctl_settings *s, enum cg_vocab v, unsigned features,
+                        struct ctl_warnings *w)
+{
+    missing_warnings(s, v, w);
+    if (s->mem_swap_max == CTL_UNSET || !(features & CTL_FEAT_MEMORY))
+        return;
+    if (!(features & CTL_FEAT_SWAP))
+        ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", no_swap[v]);
+    else if (v == CG_VOCAB_V1 && (s->mem_max == CTL_UNSET || s->mem_max == CTL_MAX) &&
+             s->mem_swap_max != CTL_MAX)
+        ctl_warn(w, CTL_KEY_MEM_SWAP_MAX, "%s", swap_unlimited_v1);
+}
+
 const struct ctl_controller ctl_memory = {
     .name = "memory",
     .id = CTL_MEMORY,
+    .diff = memory_diff,
+    .probe = memory_probe,
+    .warn = memory_warn,
     .apply = memory_apply,
     .read_settings = memory_read_settings,
     .read_usage = memory_read_usage,
+    .keys = memory_keys,
+    .n_keys = ARRAY_SIZE(memory_keys),
 };

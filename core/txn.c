@@ -20,16 +20,13 @@ void cg_txn_init(struct cg_txn *t, bool dry_run)
 
 void cg_txn_done(struct cg_txn *t)
 {
-    for (size_t i = 0; i < t->n; i++) {
-        closep(&t->e[i].dirfd);
-        cg_group_free(t->e[i].grp);
-    }
     free(t->e);
     t->e = NULL;
     t->n = t->cap = 0;
 }
 
-static struct cg_txn_entry *txn_add(struct cg_txn *t, enum cg_txn_kind kind, struct cg_group *g)
+static struct cg_txn_entry *txn_add_at(struct cg_txn *t, enum cg_txn_kind kind, struct cg_ctx *ctx,
+                                       const char *path)
 {
     struct cg_txn_entry *x;
 
@@ -41,12 +38,34 @@ static struct cg_txn_entry *txn_add(struct cg_txn *t, enum cg_txn_kind kind, str
         t->e = ne;
         t->cap = nc;
     }
+    if (!t->ctx)
+        t->ctx = ctx;
     x = &t->e[t->n++];
     memset(x, 0, sizeof(*x));
     x->kind = kind;
-    x->dirfd = -1;
-    snprintf(x->group, sizeof(x->group), "%s", g->path);
+    snprintf(x->group, sizeof(x->group), "%s", path);
     return x;
+}
+
+static struct cg_txn_entry *txn_add(struct cg_txn *t, enum cg_txn_kind kind, struct cg_group *g)
+{
+    return txn_add_at(t, kind, g->ctx, g->path);
+}
+
+int cg_txn_plan(struct cg_txn *t, struct cg_ctx *ctx, enum cg_txn_kind kind, const char *group,
+                enum cg_hier h, const char *file, const char *new_value)
+{
+    struct cg_txn_entry *x;
+
+    if (!t->dry_run)
+        return -EINVAL;
+    x = txn_add_at(t, kind, ctx, group);
+    if (!x)
+        return -ENOMEM;
+    x->hier = h;
+    snprintf(x->file, sizeof(x->file), "%s", file ? file : "");
+    snprintf(x->new_value, sizeof(x->new_value), "%s", new_value ? new_value : "");
+    return 0;
 }
 
 int cg_txn_write(struct cg_txn *t, struct cg_group *g, enum cg_hier h, const char *file,
@@ -67,16 +86,10 @@ int cg_txn_write(struct cg_txn *t, struct cg_group *g, enum cg_hier h, const cha
     snprintf(x->new_value, sizeof(x->new_value), "%s", value);
     if (t->dry_run)
         return 0;
-    x->dirfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (x->dirfd < 0) {
-        t->n--;
-        return -errno;
-    }
     r = cg_write_at(fd, file, value);
     t->writes++;
     if (r < 0) {
         /* Nothing changed, so nothing to undo for this entry. */
-        closep(&x->dirfd);
         t->n--;
         return cg_err_set(e, r, g->path, file, "the kernel refused '%s'", value);
     }
@@ -87,37 +100,25 @@ int cg_txn_write(struct cg_txn *t, struct cg_group *g, enum cg_hier h, const cha
 int cg_txn_created(struct cg_txn *t, struct cg_group *g)
 {
     struct cg_txn_entry *x = txn_add(t, CG_TXN_MKDIR, g);
-    int r;
 
     if (!x)
         return -ENOMEM;
-    if (t->dry_run)
-        return 0;
-    r = cg_group_dup(g, &x->grp);
-    if (r < 0) {
-        t->n--;
-        return r;
-    }
-    t->writes++;
+    if (!t->dry_run)
+        t->writes++;
     return 0;
 }
 
 int cg_txn_remove(struct cg_txn *t, struct cg_group *g, struct cg_err *e)
 {
     struct cg_txn_entry *x = txn_add(t, CG_TXN_RMDIR, g);
-    const char *name = strrchr(g->path, '/');
     int r;
 
     if (!x)
         return -ENOMEM;
-    snprintf(x->name, sizeof(x->name), "%s", name ? name + 1 : g->path);
     if (t->dry_run)
         return 0;
-    r = cg_group_parent(g, &x->grp);
-    if (r == 0)
-        r = cg_group_remove(g, e);
+    r = cg_group_remove(g, e);
     if (r < 0) {
-        cg_group_free(x->grp);
         t->n--;
         return r;
     }
@@ -125,32 +126,73 @@ int cg_txn_remove(struct cg_txn *t, struct cg_group *g, struct cg_err *e)
     return 0;
 }
 
+/* The group of entry x, reopened by path; consecutive entries of one group share it. */
+static int reopen(struct cg_txn *t, const char *path, struct cg_group **cur)
+{
+    if (*cur && strcmp(cg_group_path(*cur), path) == 0)
+        return 0;
+    cg_group_free(TAKE_PTR(*cur));
+    return cg_group_open(t->ctx, path, false, cur, NULL, NULL);
+}
+
+/* Recreates the removed group x->group: mkdir of its name in each of its parent's slots. */
+static int undo_remove(struct cg_txn *t, const struct cg_txn_entry *x, struct cg_group **cur)
+{
+    _cleanup_free_ char *parent = strdup(x->group);
+    char *s = parent ? strrchr(parent, '/') : NULL;
+    const char *name = s ? s + 1 : x->group;
+    int r = 0;
+
+    if (!parent)
+        return -ENOMEM;
+    if (s)
+        *s = '\0';
+    else
+        parent[0] = '\0';
+    if (reopen(t, parent, cur) < 0)
+        return -ENOENT;
+    for (int h = 0; h < _CG_H_MAX; h++)
+        if (cg_slot(t->ctx, h) && mkdirat((*cur)->fd[h], name, 0755) < 0 && errno != EEXIST &&
+            r == 0)
+            r = -errno;
+    return r;
+}
+
+static int undo_one(struct cg_txn *t, const struct cg_txn_entry *x, struct cg_group **cur)
+{
+    int r;
+
+    switch (x->kind) {
+    case CG_TXN_WRITE:
+        if (!x->old_value[0])
+            return 0;
+        r = reopen(t, x->group, cur);
+        if (r < 0)
+            return r;
+        return cg_write_at(cg_group_fd(*cur, x->hier), x->file, x->old_value);
+    case CG_TXN_MKDIR:
+        r = reopen(t, x->group, cur);
+        if (r < 0)
+            return r;
+        r = cg_remove_dirs(*cur, NULL);
+        cg_group_free(TAKE_PTR(*cur));
+        return r;
+    case CG_TXN_RMDIR:
+        return undo_remove(t, x, cur);
+    }
+    return 0;
+}
+
 int cg_txn_rollback(struct cg_txn *t)
 {
+    _cleanup_(cg_group_freep) struct cg_group *cur = NULL;
     int first = 0;
 
+    if (t->dry_run)
+        return 0;
     for (size_t i = t->n; i-- > 0;) {
-        struct cg_txn_entry *x = &t->e[i];
-        int r = 0;
+        int r = undo_one(t, &t->e[i], &cur);
 
-        if (t->dry_run)
-            continue;
-        switch (x->kind) {
-        case CG_TXN_WRITE:
-            if (x->dirfd >= 0 && x->old_value[0])
-                r = cg_write_at(x->dirfd, x->file, x->old_value);
-            break;
-        case CG_TXN_MKDIR:
-            if (x->grp)
-                r = cg_remove_dirs(x->grp, NULL);
-            break;
-        case CG_TXN_RMDIR:
-            for (int h = 0; x->grp && h < _CG_H_MAX; h++)
-                if (cg_slot(x->grp->ctx, h) && mkdirat(x->grp->fd[h], x->name, 0755) < 0 &&
-                    errno != EEXIST && r == 0)
-                    r = -errno;
-            break;
-        }
         if (r < 0 && first == 0)
             first = r;
     }

@@ -19,13 +19,12 @@ enum cg_txn_kind {
     CG_TXN_RMDIR,
 };
 
+/* An entry keeps no descriptor: rollback reopens its group by path, so that a transaction
+ * of any size holds as many fds as one open group. */
 struct cg_txn_entry {
     enum cg_txn_kind kind;
     enum cg_hier hier;
-    int dirfd;            /* WRITE: kept open (dup of the group's fd) for rollback */
-    struct cg_group *grp; /* MKDIR: the group made; RMDIR: its parent (owned copies) */
-    char name[65];        /* RMDIR: the removed child's name */
-    char group[256];      /* path relative to the root, for messages */
+    char group[256]; /* path relative to the root ("" for the root itself) */
     char file[64];
     char old_value[96]; /* as read before the write, written back on rollback */
     char new_value[96];
@@ -33,6 +32,7 @@ struct cg_txn_entry {
 
 struct cg_txn {
     bool dry_run;
+    struct cg_ctx *ctx; /* of the first group recorded; rollback reopens groups through it */
     size_t n, cap;
     struct cg_txn_entry *e;
     unsigned writes; /* writes actually performed on cgroupfs */
@@ -46,6 +46,11 @@ void cg_txn_done(struct cg_txn *t);
  * the caller) equals expect. old_raw is what to write back on rollback. */
 int cg_txn_write(struct cg_txn *t, struct cg_group *g, enum cg_hier h, const char *file,
                  const char *old_raw, const char *value, struct cg_err *e);
+
+/* Dry run only: records a step on a group that does not exist (yet), by its path
+ * relative to the root (file and new_value for CG_TXN_WRITE only; the old value is ""). */
+int cg_txn_plan(struct cg_txn *t, struct cg_ctx *ctx, enum cg_txn_kind kind, const char *group,
+                enum cg_hier h, const char *file, const char *new_value);
 
 /* Records that group g was created by this transaction (rollback removes it). */
 int cg_txn_created(struct cg_txn *t, struct cg_group *g);

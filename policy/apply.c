@@ -6,14 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The forged handles of the dry-run and read-only passes reach into struct cg_group; the
- * plan stage that replaces them reads through core instead. */
-#include "core/internal.h"
 #include "core/macro.h"
 #include "core/roots.h"
 #include "policy/apply.h"
-#include "policy/parallel.h"
-#include "policy/units.h"
+#include "policy/internal.h"
 
 void pol_apply_result_free(struct pol_apply_result *r)
 {
@@ -24,8 +20,8 @@ void pol_apply_result_free(struct pol_apply_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int add_warning(struct pol_apply_result *res, const char *group, const char *key,
-                       const char *msg)
+static int add_warning_named(struct pol_apply_result *res, const char *group, const char *key,
+                             const char *msg)
 {
     struct pol_warning *nw;
 
@@ -46,6 +42,14 @@ static int add_warning(struct pol_apply_result *res, const char *group, const ch
     return 0;
 }
 
+/* A controller's warning, filed under its setting's policy name. */
+static int add_warning(struct pol_apply_result *res, const char *group, const struct ctl_warning *w)
+{
+    char key[32];
+
+    return add_warning_named(res, group, ctl_key_name(w->key, key, sizeof(key)), w->msg);
+}
+
 static int add_busy(struct pol_apply_result *res, const char *group)
 {
     char(*nb)[256] = realloc(res->busy, (res->n_busy + 1) * sizeof(*nb));
@@ -57,57 +61,30 @@ static int add_busy(struct pol_apply_result *res, const char *group)
     return 0;
 }
 
-/* A handle on a group that does not exist (yet): every fd is -1. The controllers see no
- * current values and record everything they would write; cg_txn_write accepts it only
- * in a dry run. */
-static int phantom(struct cg_ctx *ctx, const char *parent, const char *name, struct cg_group **ret)
+/* Opens child `name` of parent (at parent_path), creating it through t. In a dry run a
+ * child that does not exist (or whose parent does not: parent NULL) is planned instead:
+ * *ret is NULL, and the plan names the group by its path, *ret_path. */
+static int open_child(struct cg_ctx *ctx, struct cg_group *parent, const char *parent_path,
+                      const char *name, struct cg_txn *t, struct cg_group **ret, char **ret_path,
+                      struct cg_err *e)
 {
-    struct cg_group *g = calloc(1, sizeof(*g));
-
-    if (!g)
-        return -ENOMEM;
-    g->ctx = ctx;
-    for (int h = 0; h < _CG_H_MAX; h++)
-        g->fd[h] = -1;
-    if (asprintf(&g->path, "%s%s%s", parent, parent[0] ? "/" : "", name) < 0) {
-        free(g);
-        return -ENOMEM;
-    }
-    *ret = g;
-    return 0;
-}
-
-static bool is_phantom(const struct cg_group *g)
-{
-    for (int h = 0; h < _CG_H_MAX; h++)
-        if (g->fd[h] >= 0)
-            return false;
-    return true;
-}
-
-/* Opens child `name` of parent, creating it through t unless t is a dry run. */
-static int open_child(struct cg_group *parent, const char *name, struct cg_txn *t,
-                      struct cg_group **ret, struct cg_err *e)
-{
+    _cleanup_free_ char *path = NULL;
     struct cg_group *g = NULL;
     bool created = false;
     int r;
 
-    if (!is_phantom(parent)) {
+    if (asprintf(&path, "%s%s%s", parent_path, parent_path[0] ? "/" : "", name) < 0)
+        return -ENOMEM;
+    if (parent) {
         r = cg_group_child(parent, name, false, &g, NULL, NULL);
-        if (r == 0) {
-            *ret = g;
-            return 0;
-        }
+        if (r == 0)
+            goto done;
         if (r != -ENOENT)
             return cg_group_child(parent, name, false, ret, NULL, e); /* fills e */
     }
-    if (t->dry_run) {
-        r = phantom(cg_group_ctx(parent), cg_group_path(parent), name, &g);
-        if (r < 0)
-            return r;
-        r = cg_txn_created(t, g);
-    } else {
+    if (t->dry_run)
+        r = cg_txn_plan(t, ctx, CG_TXN_MKDIR, path, 0, NULL, NULL);
+    else {
         r = cg_group_child(parent, name, true, &g, &created, e);
         if (r < 0)
             return r;
@@ -117,95 +94,48 @@ static int open_child(struct cg_group *parent, const char *name, struct cg_txn *
         cg_group_free(g);
         return r;
     }
+done:
     *ret = g;
+    *ret_path = TAKE_PTR(path);
     return 0;
 }
 
-typedef bool (*relevant_fn)(const void *owner, const char *key);
+typedef bool (*relevant_fn)(const void *owner, ctl_key key);
 
-static bool class_relevant(const void *owner, const char *key)
+static bool class_relevant(const void *owner, ctl_key key)
 {
     return pol_class_warning_relevant(owner, key);
 }
 
-static bool policy_relevant(const void *owner, const char *key)
+static bool policy_relevant(const void *owner, ctl_key key)
 {
     return pol_policy_warning_relevant(owner, key);
 }
 
-/* Warnings only: runs every controller's apply with a dry-run transaction on a stand-in
- * group that exists (the root's base, which corral only reads here), so that the
- * controllers can see which files this kernel offers; errors are ignored, the writes it
- * would make are thrown away, and the warnings are filed under `path`. */
-static int warn_only(struct cg_group *standin, const char *path, const struct ctl_settings *s,
-                     relevant_fn relevant, const void *owner, struct pol_apply_result *res)
+/* What this system offers beyond its vocabulary (swap accounting), for the warnings of
+ * groups not there yet: probed once on the root's base, which corral only reads here; a
+ * negative errno when it cannot be opened (no such warnings then). */
+static int probe_features(struct cg_ctx *ctx)
 {
-    for (int i = 0; i < _CTL_MAX; i++) {
-        struct ctl_warnings w = {0};
-        struct cg_txn t;
-        int r;
+    _cleanup_(cg_group_freep) struct cg_group *base = NULL;
+    int r = cg_base_open(ctx, &base, NULL);
 
-        if (!ctl_table[i]->apply)
-            continue;
-        cg_txn_init(&t, true);
-        (void)ctl_table[i]->apply(standin, s, &t, &w, NULL);
-        cg_txn_done(&t);
-        for (size_t k = 0; k < w.n; k++) {
-            if (!relevant(owner, w.w[k].key))
-                continue;
-            r = add_warning(res, path, w.w[k].key, w.w[k].msg);
-            if (r < 0)
-                return r;
-        }
-    }
-    return 0;
+    return r < 0 ? r : (int)ctl_probe(base);
 }
 
-/* What a new group starts with: the kernel's defaults. */
-static void fresh_defaults(struct ctl_settings *s)
-{
-    s->cpu_weight = CTL_WEIGHT_DEFAULT;
-    s->cpu_max_usec = CTL_MAX;
-    s->cpu_period_usec = CTL_PERIOD_DEFAULT_USEC;
-    s->mem_max = s->mem_high = s->mem_swap_max = CTL_MAX;
-    s->mem_low = 0;
-    s->pids_max = CTL_MAX;
-}
-
-/* Dry run of a group that does not exist yet: the controllers cannot read it, so the
- * plan lists the policy's values that differ from a new group's defaults, by policy key
- * (which kernel file holds them is known once the group exists). */
-static int plan_new_group(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
-                          struct cg_err *e)
+/* Dry run of a group that does not exist yet: it will hold the descriptors' defaults, so
+ * its plan is the diff from them to s, in this system's file vocabulary. */
+static int plan_new_group(struct cg_ctx *ctx, const char *path, const struct ctl_settings *s,
+                          struct cg_txn *t)
 {
     struct ctl_settings d;
-    char buf[64];
+    struct ctl_plan p = {0};
     int r = 0;
 
-    fresh_defaults(&d);
-#define PLAN(field, hier, key, ...)                                                                \
-    do {                                                                                           \
-        if (r == 0 && s->field != CTL_UNSET && s->field != d.field) {                              \
-            __VA_ARGS__;                                                                           \
-            r = cg_txn_write(t, g, hier, key, "", buf, e);                                         \
-        }                                                                                          \
-    } while (0)
-    PLAN(cpu_weight, CG_H_CPU, "CPU.Weight",
-         snprintf(buf, sizeof(buf), "%llu", (unsigned long long)s->cpu_weight));
-    PLAN(cpu_max_usec, CG_H_CPU, "CPU.Max",
-         if (s->cpu_max_usec == CTL_MAX) snprintf(buf, sizeof(buf), "max");
-         else snprintf(buf, sizeof(buf), "%lluus per period", (unsigned long long)s->cpu_max_usec));
-    PLAN(cpu_period_usec, CG_H_CPU, "CPU.Period",
-         snprintf(buf, sizeof(buf), "%lluus", (unsigned long long)s->cpu_period_usec));
-    PLAN(mem_max, CG_H_MEMORY, "Memory.Max", pol_format_size(s->mem_max, buf, sizeof(buf)));
-    PLAN(mem_high, CG_H_MEMORY, "Memory.High", pol_format_size(s->mem_high, buf, sizeof(buf)));
-    PLAN(mem_low, CG_H_MEMORY, "Memory.Low", pol_format_size(s->mem_low, buf, sizeof(buf)));
-    PLAN(mem_swap_max, CG_H_MEMORY, "Memory.SwapMax",
-         pol_format_size(s->mem_swap_max, buf, sizeof(buf)));
-    PLAN(pids_max, CG_H_PIDS, "Pids.Max",
-         if (s->pids_max == CTL_MAX) snprintf(buf, sizeof(buf), "max");
-         else snprintf(buf, sizeof(buf), "%llu", (unsigned long long)s->pids_max));
-#undef PLAN
+    ctl_settings_defaults(&d);
+    ctl_diff(&d, s, cg_ctx_vocab(ctx), &p);
+    for (size_t i = 0; r == 0 && i < p.n; i++)
+        r = cg_txn_plan(t, ctx, CG_TXN_WRITE, path, p.s[i].hier, p.s[i].file, p.s[i].new_value);
     return r;
 }
 
@@ -218,24 +148,39 @@ static int file_warnings(struct pol_apply_result *res, const char *path,
 
         if (!relevant(owner, w->w[i].key))
             continue;
-        r = add_warning(res, path, w->w[i].key, w->w[i].msg);
+        r = add_warning(res, path, &w->w[i]);
         if (r < 0)
             return r;
     }
     return 0;
 }
 
-static int apply_group(struct cg_group *g, struct cg_group *standin, const struct ctl_settings *s,
-                       struct cg_txn *t, relevant_fn relevant, const void *owner,
-                       struct pol_apply_result *res, struct cg_err *e)
+/* The warnings a group not there yet would get, filed under path: from the descriptors
+ * and the probed features, without touching a group. */
+static int warn_new(struct cg_ctx *ctx, int features, const char *path,
+                    const struct ctl_settings *s, relevant_fn relevant, const void *owner,
+                    struct pol_apply_result *res)
+{
+    struct ctl_warnings w = {0};
+
+    if (features < 0)
+        return 0;
+    ctl_warn_new(s, cg_ctx_vocab(ctx), (unsigned)features, &w);
+    return file_warnings(res, path, &w, relevant, owner);
+}
+
+/* Applies s to g, or plans it for a group not there yet (g NULL, dry run) at path. */
+static int apply_group(struct cg_ctx *ctx, struct cg_group *g, const char *path, int features,
+                       const struct ctl_settings *s, struct cg_txn *t, relevant_fn relevant,
+                       const void *owner, struct pol_apply_result *res, struct cg_err *e)
 {
     struct ctl_warnings w = {0};
     int r;
 
-    if (is_phantom(g)) {
-        r = plan_new_group(g, s, t, e);
-        if (r == 0 && res && standin)
-            r = warn_only(standin, cg_group_path(g), s, relevant, owner, res);
+    if (!g) {
+        r = plan_new_group(ctx, path, s, t);
+        if (r == 0)
+            r = warn_new(ctx, features, path, s, relevant, owner, res);
         return r;
     }
     r = ctl_apply_all(g, s, t, &w, e);
@@ -306,7 +251,8 @@ static bool workload_wanted(const struct pol_policy **members, size_t n_members,
 /* Another corral root there (core/roots.h): not corral's to remove, whatever its name. */
 static int keep_root(struct pol_apply_result *res, const struct cg_group *g)
 {
-    return add_warning(res, g->path, "Root", "another corral root lies here: not removed");
+    return add_warning_named(res, cg_group_path(g), "Root",
+                             "another corral root lies here: not removed");
 }
 
 static int prune_one(void *userdata, struct cg_group *g, struct cg_err *e)
@@ -420,22 +366,24 @@ static int prune(struct cg_group *root, const struct pol_set *set, const struct 
     return 0;
 }
 
+/* Opens the root, creating it through t; in a dry run a missing root is planned (*ret
+ * NULL). */
 static int open_root(struct cg_ctx *ctx, struct cg_txn *t, struct cg_group **ret, struct cg_err *e)
 {
     struct cg_group *root = NULL;
     int r;
 
     r = cg_root_open(ctx, false, &root, NULL);
-    if (r == 0) {
+    if (r == 0 || r != -ENOENT) {
+        if (r < 0)
+            return cg_root_open(ctx, false, ret, e); /* fills e */
         *ret = root;
         return 0;
     }
-    if (r != -ENOENT)
-        return cg_root_open(ctx, false, ret, e); /* fills e */
+    *ret = NULL;
     if (t->dry_run)
-        r = phantom(ctx, "", "", &root);
-    else
-        r = cg_root_open(ctx, true, &root, e);
+        return cg_txn_plan(t, ctx, CG_TXN_MKDIR, "", 0, NULL, NULL);
+    r = cg_root_open(ctx, true, &root, e);
     if (r < 0)
         return r;
     r = cg_txn_created(t, root);
@@ -447,235 +395,32 @@ static int open_root(struct cg_ctx *ctx, struct cg_txn *t, struct cg_group **ret
     return 0;
 }
 
-/*
- * The read-only pass. Proving that nothing differs means reading every value of every
- * workload from the kernel (a state file or timestamps cannot be trusted: kernfs keeps no
- * mtime on write, and anyone may write there), and that is almost all the time a no-op
- * apply takes. These reads are independent, so before the changes are made they run on a
- * few threads: each workload is checked as the sequential pass would check it (its
- * group must exist in every hierarchy, then every controller's apply runs in a dry-run
- * transaction of its own), and is marked clean when it exists and nothing would be
- * written. The sequential pass then skips the clean ones (filing their warnings) and
- * handles every other one exactly as without this pass, in the same order, with its own
- * fresh reads, writes, errors and rollback: nothing is written from a thread, and an
- * error met while checking only means "not clean", so what apply does, reports and
- * undoes does not depend on the threads. A value someone else changes between the two
- * passes is the same race as a change right after a sequential apply read it. (The class
- * groups' own values are written after their workloads were checked; no class value is
- * part of a workload's.) The pass runs only when there is more than one thread to run
- * it on: alone, it would only read everything twice.
- */
-
-/* The group names below a directory, sorted (cg_children_at). */
-struct dirlist {
-    char **v; /* NULL-terminated */
-    size_t n;
-};
-
-static void dirlist_done(struct dirlist *l)
-{
-    cg_strv_free(l->v);
-    *l = (struct dirlist){0};
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int dirlist_read(int dfd, struct dirlist *ret)
-{
-    return cg_children_at(dfd, &ret->v, &ret->n);
-}
-
-static bool dirlist_has(const struct dirlist *l, const char *name)
-{
-    return l->n > 0 && bsearch(&name, l->v, l->n, sizeof(*l->v), cmp_str) != NULL;
-}
-
-/* A class group as the read-only pass sees it. In the hierarchies where the controllers
- * read, its workloads are opened. In the others nothing is read: there a workload's
- * handle gets `poison`, and whether its directory exists is looked up in the class
- * directory's listing, one listing per hierarchy instead of one open per workload. */
-struct precheck_class {
-    struct cg_group *g; /* opened in every hierarchy; NULL: not there, nothing is clean */
-    int poison;         /* O_PATH fd of a regular file: any openat() below it fails */
-    bool open_slot[_CG_H_MAX];
-    struct dirlist list[_CG_H_MAX]; /* where !open_slot */
-    int list_error[_CG_H_MAX];
-};
-
-struct precheck_item {
-    const struct precheck_class *cls;
-    const struct pol_policy *p;
-    bool clean;
-    struct ctl_warnings *w; /* a clean workload's warnings (malloc'ed), NULL when none */
-};
-
-/* The workloads of each used class, sorted by name, and what the read-only pass found. */
+/* The workloads of each used class, sorted by name, in visiting order, and what the
+ * read-only pass found. */
 struct plan {
     size_t n_used;
     const struct pol_policy ***members; /* [n_used] */
     size_t *n_members;                  /* [n_used] */
     size_t total;
-    struct precheck_class *cls;  /* [n_used], for the read-only pass */
-    struct precheck_item *items; /* [total] in visiting order, NULL: every workload dirty */
-    /* The listings to read, as (class, hierarchy) pairs; they run as the first items of
-     * the parallel loop, and the workloads' listed hierarchies are checked after it. */
-    size_t n_lists;
-    struct {
-        size_t cls;
-        int h;
-    } * lists; /* room for n_used * _CG_H_MAX */
+    struct pol_precheck_item *items; /* [total] */
 };
-
-/* Checks one workload in the hierarchies it is opened in. */
-static void precheck_workload(struct precheck_item *it)
-{
-    const struct precheck_class *pc = it->cls;
-    struct ctl_warnings w = {0};
-    struct cg_err e = {0};
-    struct cg_group g = {0};
-    struct cg_txn t;
-    char path[160];
-    int r;
-
-    if (!pc)
-        return;
-    snprintf(path, sizeof(path), "%s/%s", cg_group_path(pc->g), it->p->name);
-    g.ctx = cg_group_ctx(pc->g);
-    g.path = path;
-    for (int h = 0; h < _CG_H_MAX; h++)
-        g.fd[h] = -1;
-    for (int h = 0; h < _CG_H_MAX; h++) {
-        if (pc->g->fd[h] < 0)
-            continue;
-        if (!pc->open_slot[h]) {
-            g.fd[h] = pc->poison;
-            continue;
-        }
-        g.fd[h] = openat(pc->g->fd[h], it->p->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (g.fd[h] < 0)
-            goto out; /* missing, or not openable: not clean */
-    }
-    cg_txn_init(&t, true);
-    r = ctl_apply_all(&g, &it->p->limits, &t, &w, &e);
-    it->clean = r == 0 && t.n == 0;
-    cg_txn_done(&t);
-    if (it->clean && w.n > 0) {
-        it->w = malloc(sizeof(w));
-        if (it->w)
-            *it->w = w;
-        else
-            it->clean = false; /* the sequential pass finds the warnings again */
-    }
-out:
-    for (int h = 0; h < _CG_H_MAX; h++)
-        if (g.fd[h] >= 0 && g.fd[h] != pc->poison)
-            close(g.fd[h]);
-}
-
-static void precheck_one(void *arg, size_t i, unsigned worker)
-{
-    struct plan *pl = arg;
-
-    (void)worker;
-    if (i < pl->n_lists) {
-        struct precheck_class *pc = &pl->cls[pl->lists[i].cls];
-        int h = pl->lists[i].h;
-
-        pc->list_error[h] = dirlist_read(pc->g->fd[h], &pc->list[h]);
-        return;
-    }
-    precheck_workload(&pl->items[i - pl->n_lists]);
-}
-
-/* After the loop: a workload is clean only if it also exists in every listed hierarchy
- * (the sequential pass opens it in every hierarchy, and creates what is missing). */
-static int precheck_finish(struct plan *pl)
-{
-    for (size_t k = 0; k < pl->total; k++) {
-        struct precheck_item *it = &pl->items[k];
-
-        for (int h = 0; it->clean && h < _CG_H_MAX; h++) {
-            if (it->cls->g->fd[h] < 0 || it->cls->open_slot[h])
-                continue;
-            if (it->cls->list_error[h] == -ENOMEM)
-                return -ENOMEM;
-            it->clean = it->cls->list_error[h] == 0 && dirlist_has(&it->cls->list[h], it->p->name);
-        }
-        if (!it->clean)
-            free(TAKE_PTR(it->w));
-    }
-    return 0;
-}
-
-static void precheck_class_done(struct precheck_class *pc)
-{
-    cg_group_free(pc->g);
-    if (pc->poison >= 0)
-        close(pc->poison);
-    for (int h = 0; h < _CG_H_MAX; h++)
-        dirlist_done(&pc->list[h]);
-}
-
-/* Opens class `name` for the read-only pass and queues its listings; pc->g stays NULL when
- * it is not there or cannot be prepared (its workloads are then simply not clean). */
-static void precheck_class_open(struct cg_group *root, const char *name, size_t idx,
-                                struct plan *pl)
-{
-    struct precheck_class *pc = &pl->cls[idx];
-    struct cg_ctx *ctx = cg_group_ctx(root);
-    size_t n_lists = pl->n_lists;
-
-    if (cg_group_child(root, name, false, &pc->g, NULL, NULL) < 0) {
-        pc->g = NULL;
-        return;
-    }
-    for (int h = 0; h < _CG_H_MAX; h++) {
-        int slot = cg_ctx_is_v2(ctx) ? 0 : ctx->sys.alias[h] >= 0 ? ctx->sys.alias[h] : h;
-
-        if ((CTL_APPLY_HIERS & (1u << h)) && ctx->sys.mount[h])
-            pc->open_slot[slot] = true;
-    }
-    for (int h = 0; h < _CG_H_MAX; h++) {
-        if (pc->g->fd[h] < 0 || pc->open_slot[h])
-            continue;
-        if (pc->poison < 0)
-            pc->poison = openat(pc->g->fd[h], "cgroup.procs", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (pc->poison < 0) {
-            /* Then it is opened in every hierarchy, like any group. */
-            for (int k = 0; k < _CG_H_MAX; k++)
-                pc->open_slot[k] = true;
-            return;
-        }
-        pl->lists[n_lists].cls = idx;
-        pl->lists[n_lists].h = h;
-        n_lists++;
-    }
-    pl->n_lists = n_lists;
-}
 
 static void plan_done(struct plan *pl)
 {
-    for (size_t i = 0; i < pl->n_used; i++) {
-        if (pl->members)
-            free(pl->members[i]);
-        if (pl->cls)
-            precheck_class_done(&pl->cls[i]);
-    }
+    for (size_t i = 0; pl->members && i < pl->n_used; i++)
+        free(pl->members[i]);
     for (size_t k = 0; pl->items && k < pl->total; k++)
         free(pl->items[k].w);
     free(pl->members);
     free(pl->n_members);
-    free(pl->cls);
     free(pl->items);
-    free(pl->lists);
 }
 
 static int plan_members(const struct pol_set *set, const struct pol_class **used, size_t n_used,
                         struct plan *pl)
 {
+    size_t k = 0;
+
     pl->n_used = n_used;
     pl->members = calloc(n_used + 1, sizeof(*pl->members));
     pl->n_members = calloc(n_used + 1, sizeof(*pl->n_members));
@@ -687,50 +432,53 @@ static int plan_members(const struct pol_set *set, const struct pol_class **used
             return r;
         pl->total += pl->n_members[i];
     }
+    pl->items = calloc(pl->total + 1, sizeof(*pl->items));
+    if (!pl->items)
+        return -ENOMEM;
+    for (size_t i = 0; i < n_used; i++)
+        for (size_t j = 0; j < pl->n_members[i]; j++, k++)
+            pl->items[k] = (struct pol_precheck_item){.cls = i, .p = pl->members[i][j]};
     return 0;
 }
 
-/* Runs the read-only pass when it is worth it: more than one thread, and a root that
- * exists (otherwise every group is new). Any failure here only leaves the workloads
- * dirty, except running out of memory. */
-static int plan_precheck(struct cg_ctx *ctx, const struct pol_class **used, unsigned threads,
-                         struct plan *pl)
+/* The workloads of class i (group cg at path cpath, NULL when planned), from item *k on. */
+static int apply_workloads(struct cg_ctx *ctx, struct plan *pl, size_t i, struct cg_group *cg,
+                           const char *cpath, int features, size_t *k, struct cg_txn *t,
+                           struct pol_apply_result *res, struct cg_err *e)
 {
-    _cleanup_(cg_group_freep) struct cg_group *root = NULL;
-    size_t k = 0;
+    for (size_t j = 0; j < pl->n_members[i]; j++, (*k)++) {
+        const struct pol_precheck_item *it = &pl->items[*k];
+        _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
 
-    threads = pol_parallel_threads(pl->total, threads, 16);
-    if (threads < 2 || cg_root_open(ctx, false, &root, NULL) < 0)
-        return 0;
-    pl->cls = calloc(pl->n_used + 1, sizeof(*pl->cls));
-    if (!pl->cls)
-        return -ENOMEM;
-    for (size_t i = 0; i < pl->n_used; i++)
-        pl->cls[i].poison = -1;
-    pl->items = calloc(pl->total + 1, sizeof(*pl->items));
-    pl->lists = calloc(pl->n_used * _CG_H_MAX + 1, sizeof(*pl->lists));
-    if (!pl->items || !pl->lists)
-        return -ENOMEM;
-    for (size_t i = 0; i < pl->n_used; i++) {
-        precheck_class_open(root, used[i]->name, i, pl);
-        for (size_t j = 0; j < pl->n_members[i]; j++, k++) {
-            pl->items[k].cls = pl->cls[i].g ? &pl->cls[i] : NULL;
-            pl->items[k].p = pl->members[i][j];
+        if (it->clean) {
+            if (!it->w)
+                continue;
+            if (asprintf(&path, "%s/%s", cpath, it->p->name) < 0)
+                return -ENOMEM;
+            r = file_warnings(res, path, it->w, policy_relevant, it->p);
+        } else {
+            r = open_child(ctx, cg, cpath, it->p->name, t, &wg, &path, e);
+            if (r == 0)
+                r = apply_group(ctx, wg, path, features, &it->p->limits, t, policy_relevant, it->p,
+                                res, e);
         }
+        if (r < 0)
+            return r;
     }
-    (void)pol_parallel_for(pl->n_lists + pl->total, threads, 8, precheck_one, pl);
-    return precheck_finish(pl);
+    return 0;
 }
 
 static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
                       bool prune_unused, unsigned threads, struct cg_txn *t,
                       struct pol_apply_result *res, struct cg_err *e)
 {
-    _cleanup_(cg_group_freep) struct cg_group *root = NULL, *standin = NULL;
+    _cleanup_(cg_group_freep) struct cg_group *root = NULL;
     _cleanup_free_ const struct pol_class **used = NULL;
     _cleanup_(plan_done) struct plan pl = {0};
     size_t n_used = 0, k = 0;
-    int r;
+    int features = t->dry_run ? probe_features(ctx) : -1, r;
 
     r = pol_used_classes(cfg, set, &used, &n_used);
     if (r < 0)
@@ -738,51 +486,28 @@ static int apply_tree(struct cg_ctx *ctx, const struct pol_config *cfg, const st
     if (n_used == 0 && !prune_unused)
         return 0;
     r = plan_members(set, used, n_used, &pl);
+    if (r == 0)
+        r = pol_precheck(ctx, used, n_used, pl.items, pl.total, threads);
+    if (r == 0)
+        r = open_root(ctx, t, &root, e);
     if (r < 0)
         return r;
-    r = plan_precheck(ctx, used, threads, &pl);
-    if (r < 0)
-        return r;
-    r = open_root(ctx, t, &root, e);
-    if (r < 0)
-        return r;
-    if (t->dry_run && cg_base_open(ctx, &standin, NULL) < 0)
-        standin = NULL; /* no warnings for new groups then */
     for (size_t i = 0; i < n_used; i++) {
         _cleanup_(cg_group_freep) struct cg_group *cg = NULL;
+        _cleanup_free_ char *cpath = NULL;
         struct ctl_settings cs;
 
-        r = open_child(root, used[i]->name, t, &cg, e);
+        r = open_child(ctx, root, "", used[i]->name, t, &cg, &cpath, e);
         if (r < 0)
             return r;
         pol_class_settings(used[i], &cs);
-        r = apply_group(cg, standin, &cs, t, class_relevant, used[i], res, e);
+        r = apply_group(ctx, cg, cpath, features, &cs, t, class_relevant, used[i], res, e);
+        if (r == 0)
+            r = apply_workloads(ctx, &pl, i, cg, cpath, features, &k, t, res, e);
         if (r < 0)
             return r;
-        for (size_t j = 0; j < pl.n_members[i]; j++, k++) {
-            const struct pol_policy *p = pl.members[i][j];
-            _cleanup_(cg_group_freep) struct cg_group *wg = NULL;
-
-            if (pl.items && pl.items[k].clean) {
-                char path[160];
-
-                if (!pl.items[k].w)
-                    continue;
-                snprintf(path, sizeof(path), "%s/%s", cg_group_path(cg), p->name);
-                r = file_warnings(res, path, pl.items[k].w, policy_relevant, p);
-                if (r < 0)
-                    return r;
-                continue;
-            }
-            r = open_child(cg, p->name, t, &wg, e);
-            if (r < 0)
-                return r;
-            r = apply_group(wg, standin, &p->limits, t, policy_relevant, p, res, e);
-            if (r < 0)
-                return r;
-        }
     }
-    if (prune_unused && !is_phantom(root))
+    if (prune_unused && root)
         r = prune(root, set, used, n_used, t, res, e);
     return r;
 }
@@ -811,14 +536,12 @@ int pol_apply(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol
 int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
                  struct pol_apply_result *res)
 {
-    _cleanup_(cg_group_freep) struct cg_group *standin = NULL;
     _cleanup_free_ const struct pol_class **used = NULL;
+    int features = probe_features(ctx), r;
     size_t n_used = 0;
-    int r;
 
-    r = cg_base_open(ctx, &standin, NULL);
-    if (r < 0)
-        return r;
+    if (features < 0)
+        return features;
     r = pol_used_classes(cfg, set, &used, &n_used);
     if (r < 0)
         return r;
@@ -826,7 +549,7 @@ int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct 
         struct ctl_settings cs;
 
         pol_class_settings(used[i], &cs);
-        r = warn_only(standin, used[i]->name, &cs, class_relevant, used[i], res);
+        r = warn_new(ctx, features, used[i]->name, &cs, class_relevant, used[i], res);
         if (r < 0)
             return r;
     }
@@ -834,7 +557,7 @@ int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct 
         char path[160];
 
         snprintf(path, sizeof(path), "%s/%s", set->p[j].class_name, set->p[j].name);
-        r = warn_only(standin, path, &set->p[j].limits, policy_relevant, &set->p[j], res);
+        r = warn_new(ctx, features, path, &set->p[j].limits, policy_relevant, &set->p[j], res);
         if (r < 0)
             return r;
     }

@@ -21,9 +21,10 @@
  * valid corral names are not corral's and are never looked at.
  *
  * Dry run: with a dry-run transaction (cg_txn_init(t, true)) nothing is written; groups
- * that would be created are recorded (CG_TXN_MKDIR) and the controllers record, for
- * existing groups, the values that differ, and for groups that do not exist yet, every
- * value they would set (on a group handle with no directory behind it).
+ * that would be created are recorded (CG_TXN_MKDIR), the controllers record the values
+ * of existing groups that differ, and a group that does not exist yet is planned by the
+ * pure diff (ctl_diff) from the descriptors' defaults. Every entry is in the kernel's
+ * vocabulary (group, file, old, new; old "" for a new group).
  */
 
 #include "core/txn.h"
@@ -66,8 +67,9 @@ int pol_apply_threads(struct cg_ctx *ctx, const struct pol_config *cfg, const st
                       bool prune, unsigned threads, struct cg_txn *t, struct pol_apply_result *res,
                       struct cg_err *e);
 
-/* Warnings only: what the running cgroup version cannot express of cfg and set, without
- * reading or writing cgroupfs (check and status show them). */
+/* Warnings only: what the running cgroup version cannot express of cfg and set, from the
+ * settings' descriptors and the swap accounting the root's base shows (probed, nothing
+ * written; check and status show them). */
 int pol_warnings(struct cg_ctx *ctx, const struct pol_config *cfg, const struct pol_set *set,
                  struct pol_apply_result *res);
 

@@ -50,5 +50,46 @@ int pol_read_trusted_at(int dirfd, const char *name, const char *path, char **re
 /* The same ownership and mode check for a directory fd (or file fd). */
 int pol_check_trusted_fd(int fd, const char *path, bool is_dir, struct pol_diags *diags);
 
-/* "Section.Key" of a ctl warning key that a policy wrote -> enum pol_key bit (0 unknown). */
-unsigned pol_key_from_warning(const char *key);
+/* Parses v, the value of cgroup setting d, into *ret (in d's unit; a CPU share in ppm). On
+ * a bad value returns -EINVAL with the whole message ("CPU.Weight='x': expected ...") in
+ * msg. policy/desc.c. */
+int pol_setting_parse(const struct ctl_key_desc *d, const char *v, uint64_t *ret, char *msg,
+                      size_t size);
+
+/* The state of parsing one policy file (policy/parse.c, and parse-fs.c for [Filesystem]). */
+struct pol_pstate {
+    const char *file;
+    struct pol_policy *p;
+    struct pol_diags *d;
+    int error;
+    uint64_t cpu_ppm;
+    unsigned line[_CTL_KEY_MAX]; /* where each cgroup setting was written */
+    unsigned line_hostname;
+};
+
+/* Files a problem at line of the file being parsed. */
+void pol_bad(struct pol_pstate *st, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The [Filesystem] keys, and the rules between them once the file is read (parse-fs.c). */
+void pol_k_root_directory(struct pol_pstate *st, const char *v, unsigned line);
+void pol_k_layers(struct pol_pstate *st, const char *v, unsigned line);
+void pol_k_writable(struct pol_pstate *st, const char *v, unsigned line);
+void pol_k_private_tmp(struct pol_pstate *st, const char *v, unsigned line);
+void pol_k_read_only_paths(struct pol_pstate *st, const char *v, unsigned line);
+void pol_k_bind_paths(struct pol_pstate *st, const char *v, unsigned line);
+void pol_k_bind_ro_paths(struct pol_pstate *st, const char *v, unsigned line);
+void pol_finish_fs(struct pol_pstate *st);
+
+/* A workload as apply's read-only pass found it (policy/plan-precheck.c). */
+struct pol_precheck_item {
+    size_t cls; /* index into the used classes */
+    const struct pol_policy *p;
+    bool clean;             /* exists, and applying it would write nothing */
+    struct ctl_warnings *w; /* a clean workload's warnings (malloc'ed), NULL when none */
+};
+
+/* Checks items[0..n) on a few threads when that is worth it (more than one thread, and a
+ * root that exists); otherwise leaves every item dirty. Only reads. */
+int pol_precheck(struct cg_ctx *ctx, const struct pol_class **used, size_t n_used,
+                 struct pol_precheck_item *items, size_t n, unsigned threads);

@@ -495,36 +495,15 @@ int pol_load_all(const char *config, bool config_required, const char *dir, char
     return 0;
 }
 
-unsigned pol_key_from_warning(const char *key)
+bool pol_policy_warning_relevant(const struct pol_policy *p, ctl_key key)
 {
-    static const struct {
-        const char *k;
-        unsigned bit;
-    } map[] = {
-        {"CPU.Weight", POL_KEY_CPU_WEIGHT},       {"CPU.Max", POL_KEY_CPU_MAX},
-        {"CPU.Period", POL_KEY_CPU_PERIOD},       {"Memory.Max", POL_KEY_MEM_MAX},
-        {"Memory.High", POL_KEY_MEM_HIGH},        {"Memory.Low", POL_KEY_MEM_LOW},
-        {"Memory.SwapMax", POL_KEY_MEM_SWAP_MAX}, {"Pids.Max", POL_KEY_PIDS_MAX},
-    };
-
-    for (size_t i = 0; key && i < ARRAY_SIZE(map); i++)
-        if (strcmp(map[i].k, key) == 0)
-            return map[i].bit;
-    return 0;
+    return (p->keys & POL_KEY(key)) != 0;
 }
 
-bool pol_policy_warning_relevant(const struct pol_policy *p, const char *key)
+bool pol_class_warning_relevant(const struct pol_class *c, ctl_key key)
 {
-    unsigned bit = pol_key_from_warning(key);
-    return bit == 0 || (p->keys & bit);
-}
-
-bool pol_class_warning_relevant(const struct pol_class *c, const char *key)
-{
-    unsigned bit = pol_key_from_warning(key);
-
-    if (bit == POL_KEY_MEM_LOW)
+    if (key == CTL_KEY_MEM_LOW)
         return c->mem_low_given;
     /* A class writes only its weight and memory protection. */
-    return bit == 0 || bit == POL_KEY_CPU_WEIGHT;
+    return key == CTL_KEY_CPU_WEIGHT;
 }

@@ -127,15 +127,16 @@ struct pol_config {
 
 /* Which keys a policy wrote (for warnings: only settings that were asked for are warned
  * about when the running cgroup version cannot express them). */
+#define POL_KEY(id) (1u << (id))
 enum pol_key {
-    POL_KEY_CPU_WEIGHT = 1u << 0,
-    POL_KEY_CPU_MAX = 1u << 1,
-    POL_KEY_CPU_PERIOD = 1u << 2,
-    POL_KEY_MEM_MAX = 1u << 3,
-    POL_KEY_MEM_HIGH = 1u << 4,
-    POL_KEY_MEM_LOW = 1u << 5,
-    POL_KEY_MEM_SWAP_MAX = 1u << 6,
-    POL_KEY_PIDS_MAX = 1u << 7,
+    POL_KEY_CPU_WEIGHT = POL_KEY(CTL_KEY_CPU_WEIGHT),
+    POL_KEY_CPU_MAX = POL_KEY(CTL_KEY_CPU_MAX),
+    POL_KEY_CPU_PERIOD = POL_KEY(CTL_KEY_CPU_PERIOD),
+    POL_KEY_MEM_MAX = POL_KEY(CTL_KEY_MEM_MAX),
+    POL_KEY_MEM_HIGH = POL_KEY(CTL_KEY_MEM_HIGH),
+    POL_KEY_MEM_LOW = POL_KEY(CTL_KEY_MEM_LOW),
+    POL_KEY_MEM_SWAP_MAX = POL_KEY(CTL_KEY_MEM_SWAP_MAX),
+    POL_KEY_PIDS_MAX = POL_KEY(CTL_KEY_PIDS_MAX),
 };
 
 /* Upper bound for Layers=: overlayfs takes at most 500 lower layers, and the mount
@@ -304,7 +305,7 @@ int pol_load_workload(const char *config, bool config_required, const char *dir,
 /* The settings a class group carries (weight and memory protection; the rest unset). */
 void pol_class_settings(const struct pol_class *c, struct ctl_settings *ret);
 
-/* Whether a controller warning (ctl_warning.key, e.g. "Memory.High") is about a key the
- * policy (or class, for class groups) actually wrote. Unknown keys count as written. */
-bool pol_policy_warning_relevant(const struct pol_policy *p, const char *key);
-bool pol_class_warning_relevant(const struct pol_class *c, const char *key);
+/* Whether a controller warning (ctl_warning.key) is about a key the policy (or class, for
+ * class groups) actually wrote. */
+bool pol_policy_warning_relevant(const struct pol_policy *p, ctl_key key);
+bool pol_class_warning_relevant(const struct pol_class *c, ctl_key key);

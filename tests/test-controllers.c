@@ -17,134 +17,12 @@
 #include <unistd.h>
 
 #include "controllers/controller.h"
-#include "core/internal.h" /* faults planted in a group handle */
 #include "core/fileio.h"
 #include "core/txn.h"
+#include "tests/controller-helpers.h"
 #include "tests/helpers.h"
 
-#define MiB (1024ULL * 1024)
-#define GiB (1024ULL * MiB)
-
 TestSuite(controllers, .init = th_setup, .fini = th_teardown, .timeout = 120);
-
-struct shared {
-    volatile uint64_t counter;
-    volatile int ready;
-};
-
-static struct shared *shared_new(void)
-{
-    struct shared *s =
-        mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    cr_assert_neq(s, MAP_FAILED);
-    memset((void *)s, 0, sizeof(*s));
-    return s;
-}
-
-static struct cg_group *mkgroup(const char *path)
-{
-    struct cg_group *g = NULL;
-    struct cg_err e = {0};
-    int r = cg_group_open(th_ctx(), path, true, &g, NULL, &e);
-
-    cr_assert_eq(r, 0, "create %s: %d %s", path, r, e.detail);
-    return g;
-}
-
-static void skip_unless_file(enum cg_hier h, const char *grp, const char *file)
-{
-    _cleanup_free_ char *got = th_kread(h, grp, file);
-
-    if (!got)
-        cr_skip_test("%s is not available on this kernel", file);
-}
-
-static int apply(const struct ctl_controller *c, struct cg_group *g, const struct ctl_settings *s,
-                 struct cg_txn *t, struct ctl_warnings *w, struct cg_err *e)
-{
-    cg_txn_init(t, false);
-    memset(w, 0, sizeof(*w));
-    memset(e, 0, sizeof(*e));
-    return c->apply(g, s, t, w, e);
-}
-
-/* Applies and commits (forgets the transaction); asserts success. */
-static unsigned apply_ok(const struct ctl_controller *c, struct cg_group *g,
-                         const struct ctl_settings *s)
-{
-    struct cg_txn t;
-    struct ctl_warnings w;
-    struct cg_err e;
-    char buf[512];
-    unsigned writes;
-    int r = apply(c, g, s, &t, &w, &e);
-
-    cr_assert_eq(r, 0, "%s apply: %s", c->name, cg_err_format(&e, buf, sizeof(buf)));
-    writes = t.writes;
-    cg_txn_done(&t);
-    return writes;
-}
-
-static bool v2(void)
-{
-    return cg_ctx_is_v2(th_ctx());
-}
-
-static int busy(void *arg)
-{
-    struct shared *s = arg;
-    for (;;)
-        s->counter++;
-    return 0;
-}
-
-static int toucher(void *arg)
-{
-    struct shared *s = arg;
-    size_t len = 32 * MiB;
-    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-    if (p == MAP_FAILED)
-        return 1;
-    /* Locked, so the kernel cannot reclaim it to make room for a lower limit. */
-    (void)mlock(p, len);
-    for (size_t i = 0; i < len; i += 4096)
-        p[i] = 1;
-    s->ready = 1;
-    for (;;)
-        pause();
-    return 0;
-}
-
-static void wait_ready(struct shared *s)
-{
-    for (int i = 0; i < 5000 && !s->ready && !s->counter; i++)
-        usleep(1000);
-    cr_assert(s->ready || s->counter, "child did not start");
-}
-
-/* Starts fn in group path and returns its pid once it runs there. */
-static pid_t start_in(const char *path, int (*fn)(void *), struct shared *s)
-{
-    _cleanup_(cg_group_freep) struct cg_group *g = mkgroup(path);
-    struct cg_err e = {0};
-    int rel, r;
-    pid_t pid = th_fork_held(fn, s, &rel);
-
-    r = cg_group_attach(g, pid, &e);
-    if (r < 0)
-        th_kill_wait(pid);
-    cr_assert_eq(r, 0, "attach: %d %s", r, e.detail);
-    th_release(rel);
-    wait_ready(s);
-    return pid;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 Test(controllers, cpu_weight_is_what_the_kernel_reports)
 {
@@ -382,8 +260,8 @@ Test(controllers, memory_high_low_v1_warn_without_writing)
     cr_assert_eq(t.writes, 0);
     cr_assert_eq(t.n, 0);
     cr_assert_eq(w.n, 2);
-    cr_assert_str_eq(w.w[0].key, "Memory.High");
-    cr_assert_str_eq(w.w[1].key, "Memory.Low");
+    cr_assert_eq(w.w[0].key, CTL_KEY_MEM_HIGH);
+    cr_assert_eq(w.w[1].key, CTL_KEY_MEM_LOW);
     cr_assert_neq(w.w[0].msg[0], '\0');
     cg_txn_done(&t);
 
@@ -613,6 +491,7 @@ Test(controllers, missing_controller_is_an_error_naming_it)
     struct cg_txn t;
     struct cg_err e;
     char buf[512];
+    char *pids_mount = NULL;
     int r;
 
     th_require_cgroups();
@@ -628,16 +507,15 @@ Test(controllers, missing_controller_is_an_error_naming_it)
         /* Open without create: creating would enable pids on the way down again. */
         cr_assert_eq(cg_group_open(th_ctx(), "w/leaf", false, &g, NULL, NULL), 0);
     } else {
-        /* As if the pids hierarchy were not mounted. */
+        /* As if the pids hierarchy were not mounted (the context says where it is). */
         g = mkgroup("w");
-        closep(&g->fd[CG_H_PIDS]);
-        g->fd[CG_H_PIDS] = -1;
-        if (cg_group_fd(g, CG_H_PIDS) >= 0)
-            cr_skip_test("pids shares a mount with another hierarchy here");
+        pids_mount = TAKE_PTR(th_ctx()->sys.mount[CG_H_PIDS]);
     }
     ctl_settings_init(&s);
     s.pids_max = 10;
     r = apply(&ctl_pids, g, &s, &t, &w, &e);
+    if (pids_mount)
+        th_ctx()->sys.mount[CG_H_PIDS] = pids_mount;
     cr_assert_eq(r, -ENODEV);
     cr_assert_eq(t.writes, 0);
     cr_assert_str_eq(e.group, v2() ? "w/leaf" : "w");
@@ -673,150 +551,6 @@ Test(controllers, group_gone_is_enoent)
     ctl_usage_init(&u);
     cr_assert_eq(ctl_memory.read_usage(g, &u), -ENOENT);
     cr_assert_eq(ctl_cpu.read_usage(g, &u), -ENOENT);
-}
-
-Test(controllers, attached_process_is_in_every_hierarchy)
-{
-    static const struct {
-        enum cg_hier h;
-        const char *name;
-    } hs[] = {{CG_H_CPU, "cpu"},
-              {CG_H_CPUACCT, "cpuacct"},
-              {CG_H_MEMORY, "memory"},
-              {CG_H_PIDS, "pids"},
-              {CG_H_FREEZER, "freezer"}};
-    struct shared *sh;
-    pid_t pid;
-    int checked = 0;
-
-    th_require_cgroups();
-    sh = shared_new();
-    pid = start_in("w/leaf", busy, sh);
-    for (size_t i = 0; i < ARRAY_SIZE(hs); i++) {
-        _cleanup_free_ char *got = NULL, *want = NULL;
-        struct cg_ctx *ctx = th_ctx();
-
-        if (!ctx->sys.mount[hs[i].h])
-            continue;
-        cr_assert_gt(
-            asprintf(&want, "%s/w/leaf",
-                     strcmp(ctx->root_path[hs[i].h], "/") == 0 ? "" : ctx->root_path[hs[i].h]),
-            0);
-        got = th_proc_cgroup(pid, v2() ? "" : hs[i].name);
-        if (!got)
-            th_kill_wait(pid);
-        cr_assert_not_null(got, "no %s line in /proc/%d/cgroup", hs[i].name, (int)pid);
-        if (strcmp(got, want) != 0)
-            th_kill_wait(pid);
-        cr_assert_str_eq(got, want, "%s", hs[i].name);
-        checked++;
-    }
-    th_kill_wait(pid);
-    cr_assert_gt(checked, 0);
-}
-
-Test(controllers, cpu_usage_grows_for_a_busy_process)
-{
-    _cleanup_(cg_group_freep) struct cg_group *g = NULL;
-    struct ctl_usage a, b;
-    struct shared *sh;
-    pid_t pid;
-
-    th_require_cgroups();
-    sh = shared_new();
-    g = mkgroup("w");
-    pid = start_in("w/leaf", busy, sh);
-    ctl_usage_init(&a);
-    cr_assert_eq(ctl_cpu.read_usage(g, &a), 0);
-    /* Wait until the process itself has used 200 ms of CPU by the kernel's own count
-     * (/proc/PID/stat), however loaded the machine is, rather than for a wall time. */
-    unsigned long long p0 = th_proc_cpu_ns(pid), p1 = p0;
-    for (int i = 0; i < 600 && p1 < p0 + 200000000ULL; i++) {
-        sleep_ms(50);
-        p1 = th_proc_cpu_ns(pid);
-    }
-    ctl_usage_init(&b);
-    cr_assert_eq(ctl_cpu.read_usage(g, &b), 0);
-    th_kill_wait(pid);
-    cr_assert_geq(p1, p0 + 200000000ULL, "the busy process got no CPU for 30 s");
-    cr_assert_neq(a.cpu_usage_ns, CTL_UNSET);
-    cr_assert_neq(b.cpu_user_ns, CTL_UNSET);
-    cr_assert_neq(b.cpu_system_ns, CTL_UNSET);
-    /* /proc/PID/stat counts in clock ticks (10 ms): allow a few of them. */
-    cr_assert_geq(b.cpu_usage_ns + 30000000ULL, a.cpu_usage_ns + (p1 - p0),
-                  "process used %llu ns, group usage %llu -> %llu ns", p1 - p0,
-                  (unsigned long long)a.cpu_usage_ns, (unsigned long long)b.cpu_usage_ns);
-    cr_assert_gt(b.cpu_user_ns, a.cpu_user_ns);
-}
-
-Test(controllers, cpu_quota_throttles)
-{
-    _cleanup_(cg_group_freep) struct cg_group *g = NULL;
-    struct ctl_settings s;
-    struct ctl_usage u;
-    struct shared *sh;
-    pid_t pid;
-
-    th_require_cgroups();
-    sh = shared_new();
-    g = mkgroup("w");
-    ctl_settings_init(&s);
-    s.cpu_max_usec = 5000;
-    s.cpu_period_usec = 20000;
-    apply_ok(&ctl_cpu, g, &s);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    pid = start_in("w/leaf", busy, sh);
-    /* Until the kernel has throttled it a few times (on a loaded machine the process may
-     * get fewer periods than the wall time suggests), at most 20 s. */
-    for (int i = 0; i < 400; i++) {
-        sleep_ms(50);
-        ctl_usage_init(&u);
-        cr_assert_eq(ctl_cpu.read_usage(g, &u), 0);
-        if (u.cpu_nr_throttled != CTL_UNSET && u.cpu_nr_throttled > 5 && i >= 7)
-            break;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    th_kill_wait(pid);
-    cr_assert_neq(u.cpu_nr_periods, CTL_UNSET);
-    cr_assert_neq(u.cpu_nr_throttled, CTL_UNSET);
-    cr_assert_neq(u.cpu_throttled_ns, CTL_UNSET);
-    cr_assert_neq(u.cpu_usage_ns, CTL_UNSET);
-    cr_assert_gt(u.cpu_nr_periods, 5);
-    cr_assert_gt(u.cpu_nr_throttled, 5);
-    cr_assert_gt(u.cpu_throttled_ns, 0);
-    /* 25% of one CPU over the elapsed time, plus one period of slack. */
-    uint64_t wall =
-        (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
-    cr_assert_lt(u.cpu_usage_ns, wall / 4 + 20000000ULL, "used %llu ns in %llu ns",
-                 (unsigned long long)u.cpu_usage_ns, (unsigned long long)wall);
-}
-
-Test(controllers, memory_and_pids_usage_of_a_process)
-{
-    _cleanup_(cg_group_freep) struct cg_group *g = NULL;
-    struct ctl_usage u;
-    struct shared *sh;
-    pid_t pid;
-
-    th_require_cgroups();
-    sh = shared_new();
-    g = mkgroup("w");
-    pid = start_in("w/leaf", toucher, sh);
-    ctl_usage_init(&u);
-    cr_assert_eq(ctl_memory.read_usage(g, &u), 0);
-    cr_assert_eq(ctl_pids.read_usage(g, &u), 0);
-    th_kill_wait(pid);
-    cr_assert_neq(u.mem_current, CTL_UNSET);
-    cr_assert_neq(u.mem_oom_kills, CTL_UNSET);
-    cr_assert_neq(u.pids_current, CTL_UNSET);
-    cr_assert_geq(u.mem_current, 30 * MiB, "current %llu", (unsigned long long)u.mem_current);
-    if (u.mem_peak != CTL_UNSET)
-        cr_assert_geq(u.mem_peak, u.mem_current);
-    cr_assert_eq(u.mem_oom_kills, 0);
-    cr_assert_eq(u.pids_current, 1);
-    if (u.pids_peak != CTL_UNSET)
-        cr_assert_geq(u.pids_peak, 1);
 }
 
 Test(controllers, dry_run_writes_nothing)
