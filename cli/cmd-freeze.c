@@ -113,7 +113,7 @@ fail:
         cli_error(cli, "%s %s: this system has no freezer for the group", verb, argv[optind]);
     else
         cli_error_ctx(cli, verb, &e, r);
-    return cli_exit_code(r);
+    return corral_exit_code(r);
 }
 
 int cmd_freeze(struct cli *cli, int argc, char **argv)

@@ -137,7 +137,7 @@ static int load_policy(struct cli *cli, const char *name, struct pol_config *cfg
     _cleanup_free_ char *file = NULL;
     int r;
 
-    if (asprintf(&file, "%s/%s.policy", cli->policy_dir, name) < 0)
+    if (asprintf(&file, "%s/%s.policy", cli->p.policy_dir, name) < 0)
         return -ENOMEM;
     r = cli_load_workload(cli, name, cfg, set, &d);
     if (r >= 0 && d.n > 0)
@@ -148,7 +148,7 @@ static int load_policy(struct cli *cli, const char *name, struct pol_config *cfg
     *ret = pol_set_find(set, name);
     if (!*ret) {
         cli_error(cli, "run: unknown policy '%s' (no %s, and no policy in %s has Name=%s)", name,
-                  file, cli->policy_dir, name);
+                  file, cli->p.policy_dir, name);
         return -ENOENT;
     }
     return 0;
@@ -249,7 +249,7 @@ static void *open_ledger(void *userdata)
 
     block_signals();
     f->ledger_error =
-        acct_ledger_open(f->cli->ledger, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
+        acct_ledger_open(f->cli->p.ledger, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
     return NULL;
 }
 

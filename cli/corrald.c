@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* corrald: the accounting and policy daemon. main() only reads options; see corrald.h. */
+/* corrald: the accounting and policy daemon. main() only reads options; daemon/ runs it. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/corrald.h"
 #include "config.h"
-#include "core/lock.h"
+#include "controllers/controller.h"
+#include "daemon/corrald.h"
 #include "policy/units.h"
 
 static void usage(FILE *f)
@@ -40,12 +39,6 @@ static void usage(FILE *f)
             CORRAL_DEFAULT_CONFIG, CORRAL_DEFAULT_POLICY_DIR, CORRAL_DEFAULT_LEDGER);
 }
 
-static const char *env_or(const char *name, const char *def)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : def;
-}
-
 int main(int argc, char **argv)
 {
     enum {
@@ -70,43 +63,35 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {},
     };
-    struct corrald_opts o = {
-        .root = NULL, /* cg_ctx_new: $CORRAL_ROOT, else "corral"; empty is refused */
-        .config = env_or("CORRAL_CONFIG", CORRAL_DEFAULT_CONFIG),
-        .policy_dir = env_or("CORRAL_POLICY_DIR", CORRAL_DEFAULT_POLICY_DIR),
-        .ledger = env_or("CORRAL_LEDGER", CORRAL_DEFAULT_LEDGER),
-        .config_given = getenv("CORRAL_CONFIG") && *getenv("CORRAL_CONFIG"),
-        .buffer_max = CORRALD_BUFFER_DEFAULT,
-        .lock_timeout_usec = CG_LOCK_TIMEOUT_DEFAULT_USEC,
-    };
-    const char *lt = getenv("CORRAL_LOCK_TIMEOUT");
+    struct corrald_opts o = {.buffer_max = CORRALD_BUFFER_DEFAULT};
     int c;
 
-    if (lt && *lt && cli_parse_lock_timeout(lt, &o.lock_timeout_usec) < 0) {
-        fprintf(stderr, "corrald: CORRAL_LOCK_TIMEOUT='%s': not a duration\n", lt);
+    if (corral_paths_from_env(&o.p) < 0) {
+        fprintf(stderr, "corrald: CORRAL_LOCK_TIMEOUT='%s': not a duration\n",
+                getenv("CORRAL_LOCK_TIMEOUT"));
         return EXIT_USAGE;
     }
 
     while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) >= 0) {
         switch (c) {
         case OPT_ROOT:
-            o.root = optarg;
+            o.p.root = optarg;
             break;
         case OPT_LOCK_TIMEOUT:
-            if (cli_parse_lock_timeout(optarg, &o.lock_timeout_usec) < 0) {
+            if (corral_parse_lock_timeout(optarg, &o.p.lock_timeout_usec) < 0) {
                 fprintf(stderr, "corrald: --lock-timeout: not a duration: '%s'\n", optarg);
                 return EXIT_USAGE;
             }
             break;
         case OPT_CONFIG:
-            o.config = optarg;
-            o.config_given = true;
+            o.p.config = optarg;
+            o.p.config_given = true;
             break;
         case OPT_POLICY_DIR:
-            o.policy_dir = optarg;
+            o.p.policy_dir = optarg;
             break;
         case OPT_LEDGER:
-            o.ledger = optarg;
+            o.p.ledger = optarg;
             break;
         case OPT_FOREGROUND:
             o.foreground = true;

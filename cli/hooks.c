@@ -16,8 +16,8 @@ const char *cli_account_of(const struct cli *cli, const char *workload, char *bu
     const struct pol_policy *p;
     const char *res = NULL;
 
-    if (pol_load_all(cli->config, cli->config_given, cli->policy_dir, NULL, 0, &cfg, &set, &d) >=
-            0 &&
+    if (pol_load_all(cli->p.config, cli->p.config_given, cli->p.policy_dir, NULL, 0, &cfg, &set,
+                     &d) >= 0 &&
         d.n == 0 && (p = pol_set_find(&set, workload)) && p->account[0]) {
         snprintf(buf, 65, "%s", p->account);
         res = buf;
@@ -31,7 +31,7 @@ const char *cli_account_of(const struct cli *cli, const char *workload, char *bu
 int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret)
 {
     struct cg_err e = {0};
-    int r = acct_ledger_open(cli->ledger, ACCT_LEDGER_SHORT_LIVED, ret, &e);
+    int r = acct_ledger_open(cli->p.ledger, ACCT_LEDGER_SHORT_LIVED, ret, &e);
 
     if (r < 0)
         cli_error_ctx(cli, "ledger", &e, r);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/corrald.h"
+#include "daemon/daemon.h"
 
 void corrald_buffer_init(struct corrald_buffer *b, uint64_t max_bytes)
 {
@@ -143,4 +143,13 @@ void corrald_buffer_done(struct corrald_buffer *b)
     free(b->items);
     b->items = NULL;
     b->cap = 0;
+}
+
+size_t corrald_buffer_samples(const struct corrald_buffer *b)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < b->n; i++)
+        n += b->items[(b->head + i) % b->cap].n;
+    return n;
 }
