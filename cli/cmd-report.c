@@ -249,7 +249,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
         a.o.rates = &rates;
     }
 
-    r = acct_ledger_open(cli->p.ledger, ACCT_LEDGER_READONLY, &l, &e);
+    r = corral_ledger_open(&cli->p, ACCT_LEDGER_READONLY, &l, &e);
     if (r >= 0)
         r = acct_report_build(l, &a.o, &rep, &e);
     pol_rates_done(&rates);

@@ -26,6 +26,7 @@
 #include "cli/hooks.h"
 #include "cli/policy-fs.h"
 #include "core/lock.h"
+#include "daemon/final.h"
 #include "launcher/launcher.h"
 #include "policy/apply.h"
 
@@ -215,9 +216,7 @@ struct final_ctx {
     bool opening;
     /* the record, written by `writer` */
     bool group_read;
-    struct acct_group group;
-    struct ctl_usage usage;
-    struct acct_final final;
+    struct corral_final rec;
     pthread_t writer;
     bool writing;
     int write_error;
@@ -249,7 +248,7 @@ static void *open_ledger(void *userdata)
 
     block_signals();
     f->ledger_error =
-        acct_ledger_open(f->cli->p.ledger, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
+        corral_ledger_open(&f->cli->p, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
     return NULL;
 }
 
@@ -279,7 +278,7 @@ static void instance_started(void *userdata, struct cg_group *instance)
     /* quietly: record_final tries again, and says why if it fails there too */
     f->group_read =
         cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL, true,
-                        &f->group) == 0;
+                        &f->rec.group) == 0;
 }
 
 static void *write_final(void *userdata)
@@ -289,8 +288,8 @@ static void *write_final(void *userdata)
 
     block_signals();
     policy = realpath(f->policy->file, NULL);
-    f->final.policy = policy ? policy : f->policy->file;
-    f->write_error = acct_record_end(f->ledger, &f->group, &f->usage, &f->final, &f->write_err);
+    f->rec.end.policy = policy ? policy : f->policy->file;
+    f->write_error = corral_final_record(f->ledger, &f->rec, &f->write_err);
     return NULL;
 }
 
@@ -309,12 +308,12 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
     }
     if (!f->group_read) {
         r = cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
-                            false, &f->group);
+                            false, &f->rec.group);
         if (r < 0)
             return r;
     }
-    f->usage = res->usage;
-    f->final = (struct acct_final){
+    f->rec.usage = res->usage;
+    f->rec.end = (struct acct_final){
         .start_ns = res->start_ns, .end_ns = res->end_ns, .exit_status = run_status(res)};
     if (pthread_create(&f->writer, NULL, write_final, f) == 0)
         f->writing = true;

@@ -11,10 +11,7 @@
 /* The policy's Account= (default: the workload name); NULL when the policy is unknown. */
 static const char *account_of(void *userdata, const char *class_name, const char *workload)
 {
-    const struct pol_set *set = userdata;
-    const struct pol_policy *p = set ? pol_set_find(set, workload) : NULL;
-
-    return p && p->account[0] ? p->account : NULL;
+    return corral_account(userdata, workload);
 }
 
 int cmd_sample(struct cli *cli, int argc, char **argv)
@@ -57,13 +54,11 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
         return r;
     /* Accounts come from the policies; without readable policies every workload is its
      * own account, which the report shows. */
-    if (pol_load_all(cli->p.config, cli->p.config_given, cli->p.policy_dir, NULL, 0, &cfg, &set,
-                     &diags) >= 0 &&
-        diags.n == 0)
+    if (corral_load_policies(&cli->p, NULL, 0, &cfg, &set, &diags) >= 0 && diags.n == 0)
         have_set = true;
     else if (cli->verbose)
         cli_warn(cli, "sample: policies not loaded; accounts default to workload names");
-    r = acct_ledger_open(cli->p.ledger, 0, &l, &e);
+    r = corral_ledger_open(&cli->p, 0, &l, &e);
     ledger_failed = r < 0;
     if (r >= 0)
         r = acct_sampler_new(ctx, account_of, have_set ? &set : NULL, &s);

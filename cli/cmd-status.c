@@ -271,8 +271,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
         return corral_exit_code(r);
     }
     /* Warnings come from the policies; if they do not load, say so and show the tree. */
-    r = pol_load_all(cli->p.config, cli->p.config_given, cli->p.policy_dir, NULL, 0, &cfg, &set,
-                     &diags);
+    r = corral_load_policies(&cli->p, NULL, 0, &cfg, &set, &diags);
     if (r == 0 && diags.n == 0)
         (void)pol_warnings(ctx, &cfg, &set, &w);
     else {

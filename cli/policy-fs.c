@@ -65,8 +65,7 @@ int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
 {
     int r;
 
-    r = pol_load_all(cli->p.config, cli->p.config_given, cli->p.policy_dir, files, n_files, cfg,
-                     set, diags);
+    r = corral_load_policies(&cli->p, files, n_files, cfg, set, diags);
     return loaded(r, set, diags);
 }
 

@@ -74,7 +74,7 @@ int cli_open_target(const struct cli *cli, const char *verb, const char *target,
     struct cg_err e = {0};
     int r;
 
-    r = cg_ctx_new(cli->p.root, ret_ctx, &e);
+    r = corral_ctx_open(&cli->p, ret_ctx, &e);
     if (r < 0) {
         cli_error_ctx(cli, verb, &e, r);
         /* a malformed --root is the caller's input; anything else is the system's */

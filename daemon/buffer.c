@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/final.h"
 
 void corrald_buffer_init(struct corrald_buffer *b, uint64_t max_bytes)
 {
@@ -115,8 +116,9 @@ int corrald_buffer_flush(struct corrald_buffer *b, struct acct_ledger *l, size_t
         size_t w = 0;
 
         if (it->final) {
-            r = acct_record_final(l, &it->smp[0].group, &it->smp[0].usage, it->start_ns,
-                                  it->smp[0].t_ns, e);
+            struct corral_final f;
+            corral_final_of_sample(&it->smp[0], it->start_ns, &f);
+            r = corral_final_record(l, &f, e);
             w = 1;
         } else {
             r = acct_ledger_write(l, it->smp, it->n, &w, e);

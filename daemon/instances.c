@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
+#include "daemon/final.h"
 
 static uint64_t mono_usec(void)
 {
@@ -134,7 +135,8 @@ static void renew(struct corrald_inst *x, uint64_t generation)
 static void snapshot(struct corrald_insts *s, struct corrald_inst *x)
 {
     _cleanup_(cg_group_freep) struct cg_group *g = NULL;
-    struct acct_sample smp = {0};
+    struct corral_final f;
+    struct acct_sample smp;
     int r;
 
     if (x->final_done || x->snap)
@@ -146,17 +148,13 @@ static void snapshot(struct corrald_insts *s, struct corrald_inst *x)
         x->seen_populated |= r > 0;
         return;
     }
-    if (acct_read_usage(g, &smp.usage) < 0)
+    if (corral_final_read(g, NULL, s->set, &f) < 0)
         return;
-    if (!x->seen_populated && (smp.usage.cpu_usage_ns == CTL_UNSET || smp.usage.cpu_usage_ns == 0))
+    if (!x->seen_populated && (f.usage.cpu_usage_ns == CTL_UNSET || f.usage.cpu_usage_ns == 0))
         return; /* nothing ever ran: a corral run that has not placed its child yet */
-    if (acct_group_from_path(x->path, &smp.group) < 0)
-        return;
-    if (acct_group_from_cg(g, corral_account(s->set, smp.group.workload), &smp.group) < 0)
-        return;
-    if (x->generation && smp.group.generation != x->generation)
-        renew(x, smp.group.generation);
-    smp.t_ns = acct_now_ns();
+    if (x->generation && f.group.generation != x->generation)
+        renew(x, f.group.generation);
+    smp = (struct acct_sample){.group = f.group, .usage = f.usage, .t_ns = f.end.end_ns};
     /* ledger.h: the start of an instance whose first row this final is; seen empty by
      * corrald at least since then (the sampler's rows carry the estimate otherwise) */
     smp.group.start_ns = x->seen_ns < smp.t_ns ? x->seen_ns : smp.t_ns;

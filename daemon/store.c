@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "daemon/daemon.h"
+#include "daemon/final.h"
 
 void corrald_ledger_open(struct corrald *d)
 {
@@ -56,10 +57,13 @@ static int write_through(struct corrald *d, const struct acct_sample *smp, size_
             corrald_log(&d->log, LOG_NOTICE, NULL,
                         "the ledger is writable again: %zu buffered records written", w);
     }
-    if (r >= 0 && n > 0)
-        r = final ? acct_record_final(d->ledger, &smp[0].group, &smp[0].usage, start_ns,
-                                      smp[0].t_ns, e)
-                  : acct_ledger_write(d->ledger, smp, n, &w, e);
+    if (r >= 0 && n > 0 && final) {
+        struct corral_final f;
+        corral_final_of_sample(&smp[0], start_ns, &f);
+        r = corral_final_record(d->ledger, &f, e);
+    } else if (r >= 0 && n > 0) {
+        r = acct_ledger_write(d->ledger, smp, n, &w, e);
+    }
     if (r >= 0)
         d->samples_written += w;
     return r;
