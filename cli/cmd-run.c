@@ -334,7 +334,14 @@ static void final_done(struct final_ctx *f)
     f->write_error = 0;
 }
 
-int cmd_run(struct cli *cli, int argc, char **argv)
+/* corral run's own options; argv is CMD [ARGS...]. */
+struct run_args {
+    const char *policy, *id;
+    char **argv;
+};
+
+/* -1 to go on, else the exit status. */
+static int parse_args(struct cli *cli, int argc, char **argv, struct run_args *a)
 {
     static const struct option opts[] = {
         {"policy", required_argument, NULL, 'p'},
@@ -343,26 +350,16 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {},
     };
-    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
-    const char *policy_name = NULL, *id = NULL, *fb;
-    struct pol_config cfg = {0};
-    struct pol_set set = {0};
-    const struct pol_policy *policy = NULL;
-    struct final_ctx fin = {0};
-    struct workload_ctx wo;
-    struct launch_result res;
-    struct launch_opts o;
-    struct cg_err e = {0};
-    int c, r;
+    int c;
 
     /* "+": options end at CMD, whose own options are its business. */
     while ((c = getopt_long(argc, argv, "+p:n:vh", opts, NULL)) >= 0) {
         switch (c) {
         case 'p':
-            policy_name = optarg;
+            a->policy = optarg;
             break;
         case 'n':
-            id = optarg;
+            a->id = optarg;
             break;
         case 'v':
             cli->verbose = true;
@@ -375,7 +372,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!policy_name) {
+    if (!a->policy) {
         cli_error(cli, "run: --policy NAME is required");
         return EXIT_USAGE;
     }
@@ -383,9 +380,52 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         cli_error(cli, "run: no command given (corral run --policy NAME -- CMD [ARGS...])");
         return EXIT_USAGE;
     }
+    a->argv = argv + optind;
+    return -1;
+}
 
+/* What launch_run_open's result (r, res) comes to: the exit status. */
+static int outcome(struct cli *cli, int r, bool workload_failed, const struct launch_result *res,
+                   const char *cmd, const struct cg_err *e)
+{
+    if (r < 0 && workload_failed) {
+        cli_error_ctx(cli, "run: workload", e, r);
+        return EXIT_SYSTEM;
+    }
+    if (r < 0) {
+        cli_error_ctx(cli, "run", e, r);
+        return r == -ESRCH || r == -EEXIST || (r == -EINVAL && !e->group[0]) ? EXIT_INVALID
+                                                                             : EXIT_SYSTEM;
+    }
+    if (res->removed)
+        report_removed(cli, res);
+    else if (cli->verbose)
+        print_usage(res);
+    if (res->cleanup_error < 0)
+        cli_error_ctx(cli, "run: removing the instance", e, res->cleanup_error);
+    return res->failed != LAUNCH_STAGE_NONE ? child_failure(cli, res, cmd) : res->exit_code;
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
+    const char *fb;
+    struct pol_config cfg = {0};
+    struct pol_set set = {0};
+    const struct pol_policy *policy = NULL;
+    struct final_ctx fin = {0};
+    struct run_args a = {0};
+    struct workload_ctx wo;
+    struct launch_result res;
+    struct launch_opts o;
+    struct cg_err e = {0};
+    int r;
+
+    r = parse_args(cli, argc, argv, &a);
+    if (r >= 0)
+        return r;
     /* Check the input before anything is created. */
-    r = load_policy(cli, policy_name, &cfg, &set, &policy);
+    r = load_policy(cli, a.policy, &cfg, &set, &policy);
     if (r < 0) {
         r = r == -ENOENT || r == -EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
         goto out;
@@ -397,8 +437,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     o.on_final = record_final;
     o.on_started = instance_started;
     o.userdata = &fin;
-    o.id = id;
-    o.argv = argv + optind;
+    o.id = a.id;
+    o.argv = a.argv;
     fb = getenv("CORRAL_LAUNCH_FALLBACK");
     if (fb && strcmp(fb, "1") == 0)
         o.flags |= LAUNCH_FORCE_FALLBACK;
@@ -422,24 +462,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     r = launch_run_open(ctx, open_workload, &wo, &o, &res, &e);
     cg_lock_release(TAKE_PTR(fin.lock));
     final_done(&fin);
-    if (r < 0 && wo.failed) {
-        cli_error_ctx(cli, "run: workload", &e, r);
-        r = EXIT_SYSTEM;
-        goto out;
-    }
-    if (r < 0) {
-        cli_error_ctx(cli, "run", &e, r);
-        r = r == -ESRCH || r == -EEXIST || (r == -EINVAL && !e.group[0]) ? EXIT_INVALID
-                                                                         : EXIT_SYSTEM;
-        goto out;
-    }
-    if (res.removed)
-        report_removed(cli, &res);
-    else if (cli->verbose)
-        print_usage(&res);
-    if (res.cleanup_error < 0)
-        cli_error_ctx(cli, "run: removing the instance", &e, res.cleanup_error);
-    r = res.failed != LAUNCH_STAGE_NONE ? child_failure(cli, &res, o.argv[0]) : res.exit_code;
+    r = outcome(cli, r, wo.failed, &res, o.argv[0], &e);
 out:
     cg_lock_release(fin.lock);
     ledger_wait(&fin);

@@ -39,17 +39,65 @@ static void usage(FILE *f)
             CORRAL_DEFAULT_CONFIG, CORRAL_DEFAULT_POLICY_DIR, CORRAL_DEFAULT_LEDGER);
 }
 
+enum {
+    OPT_ROOT = 256,
+    OPT_CONFIG,
+    OPT_POLICY_DIR,
+    OPT_LEDGER,
+    OPT_FOREGROUND,
+    OPT_BUFFER,
+    OPT_LOCK_TIMEOUT
+};
+
+/* One option into *o: -1 to go on, else the exit status. */
+static int take_opt(int c, const char *arg, struct corrald_opts *o)
+{
+    switch (c) {
+    case OPT_ROOT:
+        o->p.root = arg;
+        return -1;
+    case OPT_LOCK_TIMEOUT:
+        if (corral_parse_lock_timeout(arg, &o->p.lock_timeout_usec) < 0) {
+            fprintf(stderr, "corrald: --lock-timeout: not a duration: '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        return -1;
+    case OPT_CONFIG:
+        o->p.config = arg;
+        o->p.config_given = true;
+        return -1;
+    case OPT_POLICY_DIR:
+        o->p.policy_dir = arg;
+        return -1;
+    case OPT_LEDGER:
+        o->p.ledger = arg;
+        return -1;
+    case OPT_FOREGROUND:
+        o->foreground = true;
+        return -1;
+    case OPT_BUFFER:
+        if (pol_parse_size(arg, &o->buffer_max) < 0 || o->buffer_max == CTL_MAX) {
+            fprintf(stderr, "corrald: --buffer-limit: not a size: '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        return -1;
+    case 'v':
+        o->verbose = true;
+        return -1;
+    case 'h':
+        usage(stdout);
+        return EXIT_OK;
+    case 'V':
+        printf("corrald %s\n", CORRAL_VERSION);
+        return EXIT_OK;
+    default:
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+}
+
 int main(int argc, char **argv)
 {
-    enum {
-        OPT_ROOT = 256,
-        OPT_CONFIG,
-        OPT_POLICY_DIR,
-        OPT_LEDGER,
-        OPT_FOREGROUND,
-        OPT_BUFFER,
-        OPT_LOCK_TIMEOUT
-    };
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
         {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
@@ -64,58 +112,16 @@ int main(int argc, char **argv)
         {},
     };
     struct corrald_opts o = {.buffer_max = CORRALD_BUFFER_DEFAULT};
-    int c;
+    int c, r;
 
     if (corral_paths_from_env(&o.p) < 0) {
         fprintf(stderr, "corrald: CORRAL_LOCK_TIMEOUT='%s': not a duration\n",
                 getenv("CORRAL_LOCK_TIMEOUT"));
         return EXIT_USAGE;
     }
-
-    while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) >= 0) {
-        switch (c) {
-        case OPT_ROOT:
-            o.p.root = optarg;
-            break;
-        case OPT_LOCK_TIMEOUT:
-            if (corral_parse_lock_timeout(optarg, &o.p.lock_timeout_usec) < 0) {
-                fprintf(stderr, "corrald: --lock-timeout: not a duration: '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_CONFIG:
-            o.p.config = optarg;
-            o.p.config_given = true;
-            break;
-        case OPT_POLICY_DIR:
-            o.p.policy_dir = optarg;
-            break;
-        case OPT_LEDGER:
-            o.p.ledger = optarg;
-            break;
-        case OPT_FOREGROUND:
-            o.foreground = true;
-            break;
-        case OPT_BUFFER:
-            if (pol_parse_size(optarg, &o.buffer_max) < 0 || o.buffer_max == CTL_MAX) {
-                fprintf(stderr, "corrald: --buffer-limit: not a size: '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'v':
-            o.verbose = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            printf("corrald %s\n", CORRAL_VERSION);
-            return EXIT_OK;
-        default:
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) >= 0)
+        if ((r = take_opt(c, optarg, &o)) >= 0)
+            return r;
     if (optind < argc) {
         fprintf(stderr, "corrald: unexpected argument '%s' (try --help)\n", argv[optind]);
         return EXIT_USAGE;
