@@ -12,26 +12,13 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
-
-/* Exit codes (DESIGN.md). A child's own status goes through `run`. */
-enum {
-    EXIT_OK = 0,
-    EXIT_INVALID = 1, /* invalid input or policy */
-    EXIT_USAGE = 2,   /* usage error */
-    EXIT_SYSTEM = 3,  /* cgroupfs, permissions, ledger */
-    EXIT_TIMEOUT = 4,
-};
+#include "daemon/common.h"
 
 struct cli {
     const char *prog;
-    const char *root;       /* --root, $CORRAL_ROOT, default "corral" */
-    const char *config;     /* --config, $CORRAL_CONFIG, default /etc/corral/corral.conf */
-    const char *policy_dir; /* --policy-dir, $CORRAL_POLICY_DIR, default /etc/corral/policies.d */
-    const char *ledger;     /* --ledger, $CORRAL_LEDGER, default /var/lib/corral/ledger.db */
-    bool json;              /* --json */
-    bool verbose;           /* --verbose */
-    bool config_given;      /* --config or $CORRAL_CONFIG: then a missing file is an error */
-    uint64_t lock_timeout_usec; /* --lock-timeout, $CORRAL_LOCK_TIMEOUT, default 10 s */
+    struct corral_paths p; /* the global options shared with corrald */
+    bool json;             /* --json */
+    bool verbose;          /* --verbose */
 };
 
 typedef int (*cli_cmd_fn)(struct cli *cli, int argc, char **argv);
@@ -53,10 +40,6 @@ int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_sample(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
 int cmd_remove(struct cli *cli, int argc, char **argv);
-
-/* Maps a negative errno to the exit code: -EINVAL and friends -> 1, -ETIMEDOUT -> 4,
- * anything else -> 3. */
-int cli_exit_code(int r);
 
 /* "corral: " + message on stderr. */
 void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -80,9 +63,6 @@ int cli_open_target(const struct cli *cli, const char *verb, const char *target,
 struct cg_lock;
 int cli_lock_root(const struct cli *cli, struct cg_ctx *ctx, const char *verb,
                   struct cg_lock **ret);
-
-/* --lock-timeout's and $CORRAL_LOCK_TIMEOUT's value ("10s", "500ms", "0"): 0 or -EINVAL. */
-int cli_parse_lock_timeout(const char *s, uint64_t *ret);
 
 /* Lifts the soft RLIMIT_NOFILE to the hard one, for commands that keep an fd per group
  * or per change open. */

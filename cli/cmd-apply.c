@@ -102,6 +102,87 @@ static int print_json(const struct cli *cli, const struct cg_txn *t,
 }
 /* clang-format on */
 
+/* What a transaction does: groups made, values written, groups removed. */
+struct apply_counts {
+    unsigned mk, set, rm;
+};
+
+static struct apply_counts count_changes(const struct cg_txn *t)
+{
+    struct apply_counts n = {0};
+
+    for (size_t i = 0; i < t->n; i++) {
+        n.mk += t->e[i].kind == CG_TXN_MKDIR;
+        n.set += t->e[i].kind == CG_TXN_WRITE;
+        n.rm += t->e[i].kind == CG_TXN_RMDIR;
+    }
+    return n;
+}
+
+static void print_summary(const struct cli *cli, const struct cg_txn *t, size_t n_workloads,
+                          bool dry_run, bool prune)
+{
+    const struct apply_counts n = count_changes(t);
+
+    if (cli->json)
+        return; /* the JSON says it all */
+    if (t->n == 0)
+        printf("%s: nothing to change (%zu workloads)\n", dry_run ? "plan" : "applied",
+               n_workloads);
+    else if (dry_run)
+        printf("plan: %u group%s to create, %u value%s to set, %u group%s to remove (dry run: "
+               "nothing changed)\n",
+               n.mk, n.mk == 1 ? "" : "s", n.set, n.set == 1 ? "" : "s", n.rm,
+               n.rm == 1 ? "" : "s");
+    else
+        printf("applied: %u group%s created, %u value%s set, %u group%s removed\n", n.mk,
+               n.mk == 1 ? "" : "s", n.set, n.set == 1 ? "" : "s", n.rm, n.rm == 1 ? "" : "s");
+    if (!prune)
+        printf("note: only the given files were applied; nothing was removed\n");
+}
+
+/* Applies (or plans) cfg and set, and says what it did: an exit status. */
+static int apply_set(struct cli *cli, const struct pol_config *cfg, const struct pol_set *set,
+                     bool dry_run, bool prune)
+{
+    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
+    _cleanup_(cg_lock_releasep) struct cg_lock *lock = NULL;
+    struct pol_apply_result res = {0};
+    struct cg_err e = {0};
+    struct apply_counts n;
+    struct cg_txn t;
+    int r, ret;
+
+    ret = cli_open_target(cli, "apply", NULL, &ctx, NULL);
+    if (ret == EXIT_OK && !dry_run)
+        ret = cli_lock_root(cli, ctx, "apply", &lock); /* one writer; held to the end */
+    if (ret != EXIT_OK)
+        return ret;
+    cg_txn_init(&t, dry_run);
+    r = pol_apply(ctx, cfg, set, prune, &t, &res, &e);
+    for (size_t i = 0; i < res.n_warnings; i++)
+        cli_warn(cli, "%s: %s: %s", res.warnings[i].group, res.warnings[i].key,
+                 res.warnings[i].msg);
+    if (r < 0) {
+        cli_error_ctx(
+            cli, dry_run ? "apply (dry run)" : "apply failed; every change was rolled back", &e, r);
+        ret = EXIT_SYSTEM;
+        goto out;
+    }
+    for (size_t i = 0; i < res.n_busy; i++)
+        cli_warn(cli, "%s: no policy names it, but processes live in it: kept", res.busy[i]);
+    n = count_changes(&t);
+    if (cli->json && print_json(cli, &t, &res, n.mk, n.set, n.rm) < 0)
+        ret = EXIT_SYSTEM;
+    else if (!cli->json && (dry_run || cli->verbose))
+        print_plan(&t, ctx->root_arg);
+    print_summary(cli, &t, set->n, dry_run, prune);
+out:
+    cg_txn_done(&t);
+    pol_apply_result_free(&res);
+    return ret;
+}
+
 int cmd_apply(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -109,18 +190,12 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {},
     };
-    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
-    _cleanup_(cg_lock_releasep) struct cg_lock *lock = NULL;
     struct pol_diags diags = {0};
     struct pol_config cfg = {0};
     struct pol_set set = {0};
-    struct pol_apply_result res = {0};
-    struct cg_err e = {0};
-    struct cg_txn t;
-    bool dry_run = false, prune;
+    bool dry_run = false;
     size_t n_files;
-    unsigned n_mk = 0, n_set = 0, n_rm = 0;
-    int c, r, ret = EXIT_OK;
+    int c, r, ret;
 
     while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) >= 0) {
         switch (c) {
@@ -135,8 +210,6 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         }
     }
     n_files = (size_t)(argc - optind);
-    prune = n_files == 0;
-
     r = cli_load_policies(cli, argv + optind, n_files, &cfg, &set, &diags);
     if (r < 0) {
         cli_error_ctx(cli, "apply", NULL, r);
@@ -146,56 +219,9 @@ int cmd_apply(struct cli *cli, int argc, char **argv)
         cli_error(cli, "%zu problem%s found; nothing was applied", diags.n,
                   diags.n == 1 ? "" : "s");
         ret = EXIT_INVALID;
-        goto out;
+    } else {
+        ret = apply_set(cli, &cfg, &set, dry_run, n_files == 0);
     }
-    ret = cli_open_target(cli, "apply", NULL, &ctx, NULL);
-    if (ret == EXIT_OK && !dry_run)
-        ret = cli_lock_root(cli, ctx, "apply", &lock); /* one writer; held to the end */
-    if (ret != EXIT_OK)
-        goto out;
-    /* A first apply of many policies keeps one descriptor per change open until it
-     * succeeds (for rollback). */
-    cli_raise_nofile();
-    cg_txn_init(&t, dry_run);
-    r = pol_apply(ctx, &cfg, &set, prune, &t, &res, &e);
-    for (size_t i = 0; i < res.n_warnings; i++)
-        cli_warn(cli, "%s: %s: %s", res.warnings[i].group, res.warnings[i].key,
-                 res.warnings[i].msg);
-    if (r < 0) {
-        cli_error_ctx(
-            cli, dry_run ? "apply (dry run)" : "apply failed; every change was rolled back", &e, r);
-        cg_txn_done(&t);
-        ret = EXIT_SYSTEM;
-        goto out;
-    }
-    for (size_t i = 0; i < t.n; i++) {
-        n_mk += t.e[i].kind == CG_TXN_MKDIR;
-        n_set += t.e[i].kind == CG_TXN_WRITE;
-        n_rm += t.e[i].kind == CG_TXN_RMDIR;
-    }
-    for (size_t i = 0; i < res.n_busy; i++)
-        cli_warn(cli, "%s: no policy names it, but processes live in it: kept", res.busy[i]);
-    if (cli->json && print_json(cli, &t, &res, n_mk, n_set, n_rm) < 0)
-        ret = EXIT_SYSTEM;
-    else if (!cli->json && (dry_run || cli->verbose))
-        print_plan(&t, ctx->root_arg);
-    if (cli->json)
-        ; /* the JSON says it all */
-    else if (t.n == 0)
-        printf("%s: nothing to change (%zu workloads)\n", dry_run ? "plan" : "applied", set.n);
-    else if (dry_run)
-        printf("plan: %u group%s to create, %u value%s to set, %u group%s to remove (dry run: "
-               "nothing changed)\n",
-               n_mk, n_mk == 1 ? "" : "s", n_set, n_set == 1 ? "" : "s", n_rm,
-               n_rm == 1 ? "" : "s");
-    else
-        printf("applied: %u group%s created, %u value%s set, %u group%s removed\n", n_mk,
-               n_mk == 1 ? "" : "s", n_set, n_set == 1 ? "" : "s", n_rm, n_rm == 1 ? "" : "s");
-    if (!prune && !cli->json)
-        printf("note: only the given files were applied; nothing was removed\n");
-    cg_txn_done(&t);
-out:
-    pol_apply_result_free(&res);
     pol_set_free(&set);
     pol_config_free(&cfg);
     pol_diags_free(&diags);

@@ -78,7 +78,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
     if (diags.n > 0) {
         cli_error(cli, "%zu problem%s found", diags.n, diags.n == 1 ? "" : "s");
         ret = EXIT_INVALID;
-    } else if (cg_ctx_new(cli->root, &ctx, NULL) == 0 && pol_warnings(ctx, &cfg, &set, &res) == 0)
+    } else if (corral_ctx_open(&cli->p, &ctx, NULL) == 0 &&
+               pol_warnings(ctx, &cfg, &set, &res) == 0)
         /* Warnings need to know the cgroup version; without a cgroupfs they are skipped. */
         for (size_t i = 0; i < res.n_warnings; i++)
             cli_warn(cli, "%s: %s: %s", res.warnings[i].group, res.warnings[i].key,

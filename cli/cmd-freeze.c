@@ -31,6 +31,31 @@ static void print_stuck(const struct cli *cli, const char *path,
                 stuck->p[i].state ? stuck->p[i].state : '?');
 }
 
+static void help(const char *verb, bool freeze)
+{
+    printf("Usage: corral %s TARGET%s\n\n"
+           "%s a workload (all its instances) or one instance (WORKLOAD/INSTANCE).\n"
+           "%s\n",
+           verb, freeze ? " [--timeout DURATION]" : " [--timeout DURATION]",
+           freeze ? "Suspends" : "Resumes",
+           freeze ? "Returns once the kernel reports the group frozen. On timeout (default\n"
+                    "10s) the group is thawed back, the processes that did not stop are\n"
+                    "listed, and the exit status is 4."
+                  : "Returns once the kernel reports the group thawed.");
+}
+
+/* The new state, as text or JSON (with how long the kernel took): an exit status. */
+static int print_done(const struct cli *cli, const char *path, bool freeze, uint64_t dt)
+{
+    if (!cli->json)
+        printf("%s: %s\n", path, freeze ? "frozen" : "thawed");
+    else if (cli_json_print(cli, json_pack("{s:o,s:s,s:I}", "target", cg_json_str(path), "state",
+                                           freeze ? "frozen" : "thawed", "elapsed_us",
+                                           (json_int_t)dt)) < 0)
+        return EXIT_SYSTEM;
+    return EXIT_OK;
+}
+
 static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
 {
     static const struct option opts[] = {
@@ -58,16 +83,7 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
             }
             break;
         case 'h':
-            printf("Usage: corral %s TARGET%s\n\n"
-                   "%s a workload (all its instances) or one instance (WORKLOAD/INSTANCE).\n"
-                   "%s\n",
-                   verb, freeze ? " [--timeout DURATION]" : " [--timeout DURATION]",
-                   freeze ? "Suspends" : "Resumes",
-                   freeze
-                       ? "Returns once the kernel reports the group frozen. On timeout (default\n"
-                         "10s) the group is thawed back, the processes that did not stop are\n"
-                         "listed, and the exit status is 4."
-                       : "Returns once the kernel reports the group thawed.");
+            help(verb, freeze);
             return EXIT_OK;
         default:
             return EXIT_USAGE;
@@ -101,19 +117,13 @@ static int freeze_or_thaw(struct cli *cli, int argc, char **argv, bool freeze)
     /* The state change stands even if the ledger cannot record it (reported). */
     if (before != (freeze ? CTL_FROZEN : CTL_THAWED))
         (void)cli_hook_freezer_event(cli, ctx, path, freeze);
-    if (!cli->json)
-        printf("%s: %s\n", path, freeze ? "frozen" : "thawed");
-    else if (cli_json_print(cli, json_pack("{s:o,s:s,s:I}", "target", cg_json_str(path), "state",
-                                           freeze ? "frozen" : "thawed", "elapsed_us",
-                                           (json_int_t)dt)) < 0)
-        return EXIT_SYSTEM;
-    return EXIT_OK;
+    return print_done(cli, path, freeze, dt);
 fail:
     if (r == -ENODEV)
         cli_error(cli, "%s %s: this system has no freezer for the group", verb, argv[optind]);
     else
         cli_error_ctx(cli, verb, &e, r);
-    return cli_exit_code(r);
+    return corral_exit_code(r);
 }
 
 int cmd_freeze(struct cli *cli, int argc, char **argv)

@@ -101,7 +101,7 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
     r = pol_remove(ctx, path, kill, record_final, &fin, &e);
     if (r < 0) {
         cli_error_ctx(cli, "remove", &e, r);
-        return cli_exit_code(r);
+        return corral_exit_code(r);
     }
     if (r == POL_REMOVE_GONE)
         printf("%s: removed meanwhile by the corral command that ended it\n", path);

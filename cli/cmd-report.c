@@ -60,7 +60,7 @@ static int load_rates(struct cli *cli, const char *rates_file, struct pol_rates 
         r = pol_rates_load(rates_file, ret, &d);
     } else {
         struct pol_config cfg = {0};
-        r = pol_config_load(cli->config, cli->config_given, &cfg, &d);
+        r = pol_config_load(cli->p.config, cli->p.config_given, &cfg, &d);
         if (r >= 0 && d.n == 0) {
             *ret = cfg.rates;
             cfg.rates.multipliers = NULL;
@@ -71,7 +71,7 @@ static int load_rates(struct cli *cli, const char *rates_file, struct pol_rates 
     if (r < 0) {
         cli_error(cli, "report: rates: %s", strerror(-r));
         pol_diags_free(&d);
-        return cli_exit_code(r);
+        return corral_exit_code(r);
     }
     if (d.n > 0) {
         r = print_diags(cli, &d);
@@ -249,13 +249,13 @@ int cmd_report(struct cli *cli, int argc, char **argv)
         a.o.rates = &rates;
     }
 
-    r = acct_ledger_open(cli->ledger, ACCT_LEDGER_READONLY, &l, &e);
+    r = corral_ledger_open(&cli->p, ACCT_LEDGER_READONLY, &l, &e);
     if (r >= 0)
         r = acct_report_build(l, &a.o, &rep, &e);
     pol_rates_done(&rates);
     if (r < 0) {
         cli_error_ctx(cli, "report", &e, r);
-        return r == -ENOENT ? EXIT_SYSTEM : cli_exit_code(r);
+        return r == -ENOENT ? EXIT_SYSTEM : corral_exit_code(r);
     }
     /* Format the whole report first: nothing is shown unless all of it is. */
     f = open_memstream(&out, &out_len);

@@ -26,6 +26,7 @@
 #include "cli/hooks.h"
 #include "cli/policy-fs.h"
 #include "core/lock.h"
+#include "daemon/final.h"
 #include "launcher/launcher.h"
 #include "policy/apply.h"
 
@@ -137,7 +138,7 @@ static int load_policy(struct cli *cli, const char *name, struct pol_config *cfg
     _cleanup_free_ char *file = NULL;
     int r;
 
-    if (asprintf(&file, "%s/%s.policy", cli->policy_dir, name) < 0)
+    if (asprintf(&file, "%s/%s.policy", cli->p.policy_dir, name) < 0)
         return -ENOMEM;
     r = cli_load_workload(cli, name, cfg, set, &d);
     if (r >= 0 && d.n > 0)
@@ -148,7 +149,7 @@ static int load_policy(struct cli *cli, const char *name, struct pol_config *cfg
     *ret = pol_set_find(set, name);
     if (!*ret) {
         cli_error(cli, "run: unknown policy '%s' (no %s, and no policy in %s has Name=%s)", name,
-                  file, cli->policy_dir, name);
+                  file, cli->p.policy_dir, name);
         return -ENOENT;
     }
     return 0;
@@ -215,9 +216,7 @@ struct final_ctx {
     bool opening;
     /* the record, written by `writer` */
     bool group_read;
-    struct acct_group group;
-    struct ctl_usage usage;
-    struct acct_final final;
+    struct corral_final rec;
     pthread_t writer;
     bool writing;
     int write_error;
@@ -249,7 +248,7 @@ static void *open_ledger(void *userdata)
 
     block_signals();
     f->ledger_error =
-        acct_ledger_open(f->cli->ledger, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
+        corral_ledger_open(&f->cli->p, ACCT_LEDGER_SHORT_LIVED, &f->ledger, &f->ledger_err);
     return NULL;
 }
 
@@ -279,7 +278,7 @@ static void instance_started(void *userdata, struct cg_group *instance)
     /* quietly: record_final tries again, and says why if it fails there too */
     f->group_read =
         cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL, true,
-                        &f->group) == 0;
+                        &f->rec.group) == 0;
 }
 
 static void *write_final(void *userdata)
@@ -289,8 +288,8 @@ static void *write_final(void *userdata)
 
     block_signals();
     policy = realpath(f->policy->file, NULL);
-    f->final.policy = policy ? policy : f->policy->file;
-    f->write_error = acct_record_end(f->ledger, &f->group, &f->usage, &f->final, &f->write_err);
+    f->rec.end.policy = policy ? policy : f->policy->file;
+    f->write_error = corral_final_record(f->ledger, &f->rec, &f->write_err);
     return NULL;
 }
 
@@ -309,12 +308,12 @@ static int record_final(void *userdata, struct cg_group *instance, const struct 
     }
     if (!f->group_read) {
         r = cli_final_group(f->cli, instance, f->policy->account[0] ? f->policy->account : NULL,
-                            false, &f->group);
+                            false, &f->rec.group);
         if (r < 0)
             return r;
     }
-    f->usage = res->usage;
-    f->final = (struct acct_final){
+    f->rec.usage = res->usage;
+    f->rec.end = (struct acct_final){
         .start_ns = res->start_ns, .end_ns = res->end_ns, .exit_status = run_status(res)};
     if (pthread_create(&f->writer, NULL, write_final, f) == 0)
         f->writing = true;
@@ -335,7 +334,14 @@ static void final_done(struct final_ctx *f)
     f->write_error = 0;
 }
 
-int cmd_run(struct cli *cli, int argc, char **argv)
+/* corral run's own options; argv is CMD [ARGS...]. */
+struct run_args {
+    const char *policy, *id;
+    char **argv;
+};
+
+/* -1 to go on, else the exit status. */
+static int parse_args(struct cli *cli, int argc, char **argv, struct run_args *a)
 {
     static const struct option opts[] = {
         {"policy", required_argument, NULL, 'p'},
@@ -344,26 +350,16 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {},
     };
-    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
-    const char *policy_name = NULL, *id = NULL, *fb;
-    struct pol_config cfg = {0};
-    struct pol_set set = {0};
-    const struct pol_policy *policy = NULL;
-    struct final_ctx fin = {0};
-    struct workload_ctx wo;
-    struct launch_result res;
-    struct launch_opts o;
-    struct cg_err e = {0};
-    int c, r;
+    int c;
 
     /* "+": options end at CMD, whose own options are its business. */
     while ((c = getopt_long(argc, argv, "+p:n:vh", opts, NULL)) >= 0) {
         switch (c) {
         case 'p':
-            policy_name = optarg;
+            a->policy = optarg;
             break;
         case 'n':
-            id = optarg;
+            a->id = optarg;
             break;
         case 'v':
             cli->verbose = true;
@@ -376,7 +372,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!policy_name) {
+    if (!a->policy) {
         cli_error(cli, "run: --policy NAME is required");
         return EXIT_USAGE;
     }
@@ -384,9 +380,52 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         cli_error(cli, "run: no command given (corral run --policy NAME -- CMD [ARGS...])");
         return EXIT_USAGE;
     }
+    a->argv = argv + optind;
+    return -1;
+}
 
+/* What launch_run_open's result (r, res) comes to: the exit status. */
+static int outcome(struct cli *cli, int r, bool workload_failed, const struct launch_result *res,
+                   const char *cmd, const struct cg_err *e)
+{
+    if (r < 0 && workload_failed) {
+        cli_error_ctx(cli, "run: workload", e, r);
+        return EXIT_SYSTEM;
+    }
+    if (r < 0) {
+        cli_error_ctx(cli, "run", e, r);
+        return r == -ESRCH || r == -EEXIST || (r == -EINVAL && !e->group[0]) ? EXIT_INVALID
+                                                                             : EXIT_SYSTEM;
+    }
+    if (res->removed)
+        report_removed(cli, res);
+    else if (cli->verbose)
+        print_usage(res);
+    if (res->cleanup_error < 0)
+        cli_error_ctx(cli, "run: removing the instance", e, res->cleanup_error);
+    return res->failed != LAUNCH_STAGE_NONE ? child_failure(cli, res, cmd) : res->exit_code;
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+    _cleanup_(cg_ctx_freep) struct cg_ctx *ctx = NULL;
+    const char *fb;
+    struct pol_config cfg = {0};
+    struct pol_set set = {0};
+    const struct pol_policy *policy = NULL;
+    struct final_ctx fin = {0};
+    struct run_args a = {0};
+    struct workload_ctx wo;
+    struct launch_result res;
+    struct launch_opts o;
+    struct cg_err e = {0};
+    int r;
+
+    r = parse_args(cli, argc, argv, &a);
+    if (r >= 0)
+        return r;
     /* Check the input before anything is created. */
-    r = load_policy(cli, policy_name, &cfg, &set, &policy);
+    r = load_policy(cli, a.policy, &cfg, &set, &policy);
     if (r < 0) {
         r = r == -ENOENT || r == -EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
         goto out;
@@ -398,8 +437,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     o.on_final = record_final;
     o.on_started = instance_started;
     o.userdata = &fin;
-    o.id = id;
-    o.argv = argv + optind;
+    o.id = a.id;
+    o.argv = a.argv;
     fb = getenv("CORRAL_LAUNCH_FALLBACK");
     if (fb && strcmp(fb, "1") == 0)
         o.flags |= LAUNCH_FORCE_FALLBACK;
@@ -423,24 +462,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     r = launch_run_open(ctx, open_workload, &wo, &o, &res, &e);
     cg_lock_release(TAKE_PTR(fin.lock));
     final_done(&fin);
-    if (r < 0 && wo.failed) {
-        cli_error_ctx(cli, "run: workload", &e, r);
-        r = EXIT_SYSTEM;
-        goto out;
-    }
-    if (r < 0) {
-        cli_error_ctx(cli, "run", &e, r);
-        r = r == -ESRCH || r == -EEXIST || (r == -EINVAL && !e.group[0]) ? EXIT_INVALID
-                                                                         : EXIT_SYSTEM;
-        goto out;
-    }
-    if (res.removed)
-        report_removed(cli, &res);
-    else if (cli->verbose)
-        print_usage(&res);
-    if (res.cleanup_error < 0)
-        cli_error_ctx(cli, "run: removing the instance", &e, res.cleanup_error);
-    r = res.failed != LAUNCH_STAGE_NONE ? child_failure(cli, &res, o.argv[0]) : res.exit_code;
+    r = outcome(cli, r, wo.failed, &res, o.argv[0], &e);
 out:
     cg_lock_release(fin.lock);
     ledger_wait(&fin);

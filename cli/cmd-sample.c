@@ -11,10 +11,7 @@
 /* The policy's Account= (default: the workload name); NULL when the policy is unknown. */
 static const char *account_of(void *userdata, const char *class_name, const char *workload)
 {
-    const struct pol_set *set = userdata;
-    const struct pol_policy *p = set ? pol_set_find(set, workload) : NULL;
-
-    return p && p->account[0] ? p->account : NULL;
+    return corral_account(userdata, workload);
 }
 
 int cmd_sample(struct cli *cli, int argc, char **argv)
@@ -41,7 +38,7 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
                    "Record one usage sample of every group under the root into the ledger\n"
                    "(%s). Safe to run concurrently and to interrupt: a sample pass is\n"
                    "written whole or not at all.\n",
-                   cli->ledger);
+                   cli->p.ledger);
             return EXIT_OK;
         default:
             return EXIT_USAGE;
@@ -57,13 +54,11 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
         return r;
     /* Accounts come from the policies; without readable policies every workload is its
      * own account, which the report shows. */
-    if (pol_load_all(cli->config, cli->config_given, cli->policy_dir, NULL, 0, &cfg, &set,
-                     &diags) >= 0 &&
-        diags.n == 0)
+    if (corral_load_policies(&cli->p, NULL, 0, &cfg, &set, &diags) >= 0 && diags.n == 0)
         have_set = true;
     else if (cli->verbose)
         cli_warn(cli, "sample: policies not loaded; accounts default to workload names");
-    r = acct_ledger_open(cli->ledger, 0, &l, &e);
+    r = corral_ledger_open(&cli->p, 0, &l, &e);
     ledger_failed = r < 0;
     if (r >= 0)
         r = acct_sampler_new(ctx, account_of, have_set ? &set : NULL, &s);
@@ -74,12 +69,13 @@ int cmd_sample(struct cli *cli, int argc, char **argv)
     pol_diags_free(&diags);
     if (r < 0) {
         cli_error_ctx(cli, "sample", &e, r);
-        return ledger_failed ? EXIT_SYSTEM : cli_exit_code(r); /* a ledger error is a system one */
+        return ledger_failed ? EXIT_SYSTEM
+                             : corral_exit_code(r); /* a ledger error is a system one */
     }
     if (cli->json)
         return cli_json_print(cli, json_pack("{s:I}", "samples", (json_int_t)n)) < 0 ? EXIT_SYSTEM
                                                                                      : EXIT_OK;
     if (cli->verbose)
-        fprintf(stderr, "%s: %zu samples written to %s\n", cli->prog, n, cli->ledger);
+        fprintf(stderr, "%s: %zu samples written to %s\n", cli->prog, n, cli->p.ledger);
     return EXIT_OK;
 }

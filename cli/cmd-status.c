@@ -268,10 +268,10 @@ int cmd_status(struct cli *cli, int argc, char **argv)
         r = 0;
     } else if (r < 0) {
         cli_error_ctx(cli, "status", &e, r);
-        return cli_exit_code(r);
+        return corral_exit_code(r);
     }
     /* Warnings come from the policies; if they do not load, say so and show the tree. */
-    r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, NULL, 0, &cfg, &set, &diags);
+    r = corral_load_policies(&cli->p, NULL, 0, &cfg, &set, &diags);
     if (r == 0 && diags.n == 0)
         (void)pol_warnings(ctx, &cfg, &set, &w);
     else {

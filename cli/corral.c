@@ -62,12 +62,6 @@ static void usage(FILE *f, const char *prog)
             CORRAL_DEFAULT_CONFIG, CORRAL_DEFAULT_POLICY_DIR, CORRAL_DEFAULT_LEDGER);
 }
 
-static const char *env_or(const char *name, const char *def)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : def;
-}
-
 int main(int argc, char **argv)
 {
     enum { OPT_ROOT = 256, OPT_CONFIG, OPT_POLICY_DIR, OPT_LEDGER, OPT_JSON, OPT_LOCK_TIMEOUT };
@@ -83,20 +77,12 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {},
     };
-    struct cli cli = {
-        .prog = "corral",
-        .root = NULL, /* cg_ctx_new: $CORRAL_ROOT, else "corral"; empty is refused */
-        .config = env_or("CORRAL_CONFIG", CORRAL_DEFAULT_CONFIG),
-        .policy_dir = env_or("CORRAL_POLICY_DIR", CORRAL_DEFAULT_POLICY_DIR),
-        .ledger = env_or("CORRAL_LEDGER", CORRAL_DEFAULT_LEDGER),
-        .config_given = getenv("CORRAL_CONFIG") && *getenv("CORRAL_CONFIG"),
-        .lock_timeout_usec = CG_LOCK_TIMEOUT_DEFAULT_USEC,
-    };
-    const char *lt = getenv("CORRAL_LOCK_TIMEOUT");
+    struct cli cli = {.prog = "corral"};
     int c;
 
-    if (lt && *lt && cli_parse_lock_timeout(lt, &cli.lock_timeout_usec) < 0) {
-        cli_error(&cli, "CORRAL_LOCK_TIMEOUT='%s': not a duration (e.g. 30s, 500ms, 0)", lt);
+    if (corral_paths_from_env(&cli.p) < 0) {
+        cli_error(&cli, "CORRAL_LOCK_TIMEOUT='%s': not a duration (e.g. 30s, 500ms, 0)",
+                  getenv("CORRAL_LOCK_TIMEOUT"));
         return EXIT_USAGE;
     }
 
@@ -104,23 +90,23 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+vhV", opts, NULL)) >= 0) {
         switch (c) {
         case OPT_ROOT:
-            cli.root = optarg;
+            cli.p.root = optarg;
             break;
         case OPT_LOCK_TIMEOUT:
-            if (cli_parse_lock_timeout(optarg, &cli.lock_timeout_usec) < 0) {
+            if (corral_parse_lock_timeout(optarg, &cli.p.lock_timeout_usec) < 0) {
                 cli_error(&cli, "--lock-timeout '%s': not a duration (e.g. 30s, 500ms, 0)", optarg);
                 return EXIT_USAGE;
             }
             break;
         case OPT_CONFIG:
-            cli.config = optarg;
-            cli.config_given = true;
+            cli.p.config = optarg;
+            cli.p.config_given = true;
             break;
         case OPT_POLICY_DIR:
-            cli.policy_dir = optarg;
+            cli.p.policy_dir = optarg;
             break;
         case OPT_LEDGER:
-            cli.ledger = optarg;
+            cli.p.ledger = optarg;
             break;
         case OPT_JSON:
             cli.json = true;

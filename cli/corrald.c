@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* corrald: the accounting and policy daemon. main() only reads options; see corrald.h. */
+/* corrald: the accounting and policy daemon. main() only reads options; daemon/ runs it. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/corrald.h"
 #include "config.h"
-#include "core/lock.h"
+#include "controllers/controller.h"
+#include "daemon/corrald.h"
 #include "policy/units.h"
 
 static void usage(FILE *f)
@@ -40,23 +39,65 @@ static void usage(FILE *f)
             CORRAL_DEFAULT_CONFIG, CORRAL_DEFAULT_POLICY_DIR, CORRAL_DEFAULT_LEDGER);
 }
 
-static const char *env_or(const char *name, const char *def)
+enum {
+    OPT_ROOT = 256,
+    OPT_CONFIG,
+    OPT_POLICY_DIR,
+    OPT_LEDGER,
+    OPT_FOREGROUND,
+    OPT_BUFFER,
+    OPT_LOCK_TIMEOUT
+};
+
+/* One option into *o: -1 to go on, else the exit status. */
+static int take_opt(int c, const char *arg, struct corrald_opts *o)
 {
-    const char *v = getenv(name);
-    return v && *v ? v : def;
+    switch (c) {
+    case OPT_ROOT:
+        o->p.root = arg;
+        return -1;
+    case OPT_LOCK_TIMEOUT:
+        if (corral_parse_lock_timeout(arg, &o->p.lock_timeout_usec) < 0) {
+            fprintf(stderr, "corrald: --lock-timeout: not a duration: '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        return -1;
+    case OPT_CONFIG:
+        o->p.config = arg;
+        o->p.config_given = true;
+        return -1;
+    case OPT_POLICY_DIR:
+        o->p.policy_dir = arg;
+        return -1;
+    case OPT_LEDGER:
+        o->p.ledger = arg;
+        return -1;
+    case OPT_FOREGROUND:
+        o->foreground = true;
+        return -1;
+    case OPT_BUFFER:
+        if (pol_parse_size(arg, &o->buffer_max) < 0 || o->buffer_max == CTL_MAX) {
+            fprintf(stderr, "corrald: --buffer-limit: not a size: '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        return -1;
+    case 'v':
+        o->verbose = true;
+        return -1;
+    case 'h':
+        usage(stdout);
+        return EXIT_OK;
+    case 'V':
+        printf("corrald %s\n", CORRAL_VERSION);
+        return EXIT_OK;
+    default:
+        usage(stderr);
+        return EXIT_USAGE;
+    }
 }
 
 int main(int argc, char **argv)
 {
-    enum {
-        OPT_ROOT = 256,
-        OPT_CONFIG,
-        OPT_POLICY_DIR,
-        OPT_LEDGER,
-        OPT_FOREGROUND,
-        OPT_BUFFER,
-        OPT_LOCK_TIMEOUT
-    };
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
         {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
@@ -70,67 +111,17 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {},
     };
-    struct corrald_opts o = {
-        .root = NULL, /* cg_ctx_new: $CORRAL_ROOT, else "corral"; empty is refused */
-        .config = env_or("CORRAL_CONFIG", CORRAL_DEFAULT_CONFIG),
-        .policy_dir = env_or("CORRAL_POLICY_DIR", CORRAL_DEFAULT_POLICY_DIR),
-        .ledger = env_or("CORRAL_LEDGER", CORRAL_DEFAULT_LEDGER),
-        .config_given = getenv("CORRAL_CONFIG") && *getenv("CORRAL_CONFIG"),
-        .buffer_max = CORRALD_BUFFER_DEFAULT,
-        .lock_timeout_usec = CG_LOCK_TIMEOUT_DEFAULT_USEC,
-    };
-    const char *lt = getenv("CORRAL_LOCK_TIMEOUT");
-    int c;
+    struct corrald_opts o = {.buffer_max = CORRALD_BUFFER_DEFAULT};
+    int c, r;
 
-    if (lt && *lt && cli_parse_lock_timeout(lt, &o.lock_timeout_usec) < 0) {
-        fprintf(stderr, "corrald: CORRAL_LOCK_TIMEOUT='%s': not a duration\n", lt);
+    if (corral_paths_from_env(&o.p) < 0) {
+        fprintf(stderr, "corrald: CORRAL_LOCK_TIMEOUT='%s': not a duration\n",
+                getenv("CORRAL_LOCK_TIMEOUT"));
         return EXIT_USAGE;
     }
-
-    while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) >= 0) {
-        switch (c) {
-        case OPT_ROOT:
-            o.root = optarg;
-            break;
-        case OPT_LOCK_TIMEOUT:
-            if (cli_parse_lock_timeout(optarg, &o.lock_timeout_usec) < 0) {
-                fprintf(stderr, "corrald: --lock-timeout: not a duration: '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_CONFIG:
-            o.config = optarg;
-            o.config_given = true;
-            break;
-        case OPT_POLICY_DIR:
-            o.policy_dir = optarg;
-            break;
-        case OPT_LEDGER:
-            o.ledger = optarg;
-            break;
-        case OPT_FOREGROUND:
-            o.foreground = true;
-            break;
-        case OPT_BUFFER:
-            if (pol_parse_size(optarg, &o.buffer_max) < 0 || o.buffer_max == CTL_MAX) {
-                fprintf(stderr, "corrald: --buffer-limit: not a size: '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'v':
-            o.verbose = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            printf("corrald %s\n", CORRAL_VERSION);
-            return EXIT_OK;
-        default:
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) >= 0)
+        if ((r = take_opt(c, optarg, &o)) >= 0)
+            return r;
     if (optind < argc) {
         fprintf(stderr, "corrald: unexpected argument '%s' (try --help)\n", argv[optind]);
         return EXIT_USAGE;

@@ -6,6 +6,7 @@
 #include "accounting/ledger.h"
 #include "accounting/sample.h"
 #include "cli/hooks.h"
+#include "daemon/final.h"
 #include "policy/policy.h"
 
 const char *cli_account_of(const struct cli *cli, const char *workload, char *buf)
@@ -13,13 +14,11 @@ const char *cli_account_of(const struct cli *cli, const char *workload, char *bu
     struct pol_config cfg = {0};
     struct pol_set set = {0};
     struct pol_diags d = {0};
-    const struct pol_policy *p;
-    const char *res = NULL;
+    const char *acc, *res = NULL;
 
-    if (pol_load_all(cli->config, cli->config_given, cli->policy_dir, NULL, 0, &cfg, &set, &d) >=
-            0 &&
-        d.n == 0 && (p = pol_set_find(&set, workload)) && p->account[0]) {
-        snprintf(buf, 65, "%s", p->account);
+    if (corral_load_policies(&cli->p, NULL, 0, &cfg, &set, &d) >= 0 && d.n == 0 &&
+        (acc = corral_account(&set, workload))) {
+        snprintf(buf, 65, "%s", acc);
         res = buf;
     }
     pol_diags_free(&d);
@@ -31,7 +30,7 @@ const char *cli_account_of(const struct cli *cli, const char *workload, char *bu
 int cli_ledger_open(const struct cli *cli, struct acct_ledger **ret)
 {
     struct cg_err e = {0};
-    int r = acct_ledger_open(cli->ledger, ACCT_LEDGER_SHORT_LIVED, ret, &e);
+    int r = corral_ledger_open(&cli->p, ACCT_LEDGER_SHORT_LIVED, ret, &e);
 
     if (r < 0)
         cli_error_ctx(cli, "ledger", &e, r);
@@ -85,7 +84,7 @@ int cli_final_group(struct cli *cli, struct cg_group *g, const char *account, bo
     r = acct_group_from_path(cg_group_path(g), &ag);
     if (r == 0 && !account && ag.workload[0])
         account = cli_account_of(cli, ag.workload, acc);
-    r = acct_group_from_cg(g, account, ret);
+    r = corral_final_group(g, account, NULL, ret);
     if (r < 0 && !quiet)
         cli_error(cli, "final usage not recorded: %s: %s", cg_group_path(g), strerror(-r));
     return r;
@@ -95,16 +94,18 @@ int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group
                          const char *account, const struct ctl_usage *u, uint64_t start_ns,
                          uint64_t end_ns)
 {
-    struct acct_group ag;
+    struct corral_final f = {
+        .usage = *u,
+        .end = {.start_ns = start_ns, .end_ns = end_ns, .exit_status = ACCT_EXIT_UNKNOWN}};
     struct cg_err e = {0};
     int r;
 
-    r = cli_final_group(cli, g, account, false, &ag);
+    r = cli_final_group(cli, g, account, false, &f.group);
     if (r < 0)
         return r;
     if (!start_ns)
-        estimate_start(g, end_ns, &ag);
-    r = acct_record_final(l, &ag, u, start_ns, end_ns, &e);
+        estimate_start(g, end_ns, &f.group);
+    r = corral_final_record(l, &f, &e);
     if (r < 0)
         cli_error_ctx(cli, "final usage not recorded", &e, r);
     return r;

@@ -39,8 +39,8 @@ int cli_final_group(struct cli *cli, struct cg_group *g, const char *account, bo
                     struct acct_group *ret);
 
 /* Records a group's final usage (read just before its removal): cli_final_group, then the
- * record. start_ns 0: not known, so estimated (acct_instance_start) in case this is the
- * instance's first row. */
+ * one record (corral_final_record, daemon/final.h). start_ns 0: not known, so estimated
+ * (acct_instance_start) in case this is the instance's first row. */
 int cli_hook_final_usage(struct cli *cli, struct acct_ledger *l, struct cg_group *g,
                          const char *account, const struct ctl_usage *u, uint64_t start_ns,
                          uint64_t end_ns);

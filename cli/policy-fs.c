@@ -65,16 +65,15 @@ int cli_load_policies(const struct cli *cli, char *const *files, size_t n_files,
 {
     int r;
 
-    r = pol_load_all(cli->config, cli->config_given, cli->policy_dir, files, n_files, cfg, set,
-                     diags);
+    r = corral_load_policies(&cli->p, files, n_files, cfg, set, diags);
     return loaded(r, set, diags);
 }
 
 int cli_load_workload(const struct cli *cli, const char *name, struct pol_config *cfg,
                       struct pol_set *set, struct pol_diags *diags)
 {
-    int r =
-        pol_load_workload(cli->config, cli->config_given, cli->policy_dir, name, cfg, set, diags);
+    int r = pol_load_workload(cli->p.config, cli->p.config_given, cli->p.policy_dir, name, cfg, set,
+                              diags);
     return loaded(r, set, diags);
 }
 

@@ -10,25 +10,6 @@
 #include "core/cgroup.h"
 #include "core/lock.h"
 #include "core/roots.h"
-#include "policy/units.h"
-
-int cli_exit_code(int r)
-{
-    switch (r) {
-    case 0:
-        return EXIT_OK;
-    case -EINVAL:
-    case -ENAMETOOLONG:
-    case -ERANGE:
-    case -ENOENT:
-    case -ESRCH:
-        return EXIT_INVALID;
-    case -ETIMEDOUT:
-        return EXIT_TIMEOUT;
-    default:
-        return EXIT_SYSTEM;
-    }
-}
 
 static void vmsg(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
 {
@@ -93,7 +74,7 @@ int cli_open_target(const struct cli *cli, const char *verb, const char *target,
     struct cg_err e = {0};
     int r;
 
-    r = cg_ctx_new(cli->root, ret_ctx, &e);
+    r = corral_ctx_open(&cli->p, ret_ctx, &e);
     if (r < 0) {
         cli_error_ctx(cli, verb, &e, r);
         /* a malformed --root is the caller's input; anything else is the system's */
@@ -108,18 +89,9 @@ int cli_open_target(const struct cli *cli, const char *verb, const char *target,
     r = cg_resolve_target(*ret_ctx, target, ret_path, &e);
     if (r < 0) {
         cli_error_ctx(cli, verb, &e, r);
-        return cli_exit_code(r);
+        return corral_exit_code(r);
     }
     return EXIT_OK;
-}
-
-int cli_parse_lock_timeout(const char *s, uint64_t *ret)
-{
-    if (s && strcmp(s, "0") == 0) {
-        *ret = 0;
-        return 0;
-    }
-    return pol_parse_duration(s, ret) < 0 ? -EINVAL : 0;
 }
 
 static void say_holder(const struct cli *cli, const char *verb, const struct cg_ctx *ctx,
@@ -142,11 +114,11 @@ int cli_lock_root(const struct cli *cli, struct cg_ctx *ctx, const char *verb, s
         return EXIT_SYSTEM;
     /* One attempt first, so a wait is announced: the command is not hung. */
     r = cg_root_lock(ctx, who, 0, &l, &h, &e);
-    if (r == -ETIMEDOUT && cli->lock_timeout_usec > 0) {
+    if (r == -ETIMEDOUT && cli->p.lock_timeout_usec > 0) {
         snprintf(how, sizeof(how), "waiting up to %.3g s for",
-                 (double)cli->lock_timeout_usec / 1e6);
+                 (double)cli->p.lock_timeout_usec / 1e6);
         say_holder(cli, verb, ctx, &h, how);
-        r = cg_root_lock(ctx, who, cli->lock_timeout_usec, &l, &h, &e);
+        r = cg_root_lock(ctx, who, cli->p.lock_timeout_usec, &l, &h, &e);
     }
     if (r == -EBUSY) {
         /* Until corral can ask the daemon, a root it owns is not changed directly. */
@@ -158,11 +130,11 @@ int cli_lock_root(const struct cli *cli, struct cg_ctx *ctx, const char *verb, s
         return EXIT_SYSTEM;
     }
     if (r == -ETIMEDOUT) {
-        if (cli->lock_timeout_usec == 0)
+        if (cli->p.lock_timeout_usec == 0)
             snprintf(how, sizeof(how), "--lock-timeout 0: cannot take");
         else
             snprintf(how, sizeof(how), "gave up after %.3g s waiting for",
-                     (double)cli->lock_timeout_usec / 1e6);
+                     (double)cli->p.lock_timeout_usec / 1e6);
         say_holder(cli, verb, ctx, &h, how);
         return EXIT_SYSTEM;
     }

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <syslog.h>
 
-#include "cli/corrald.h"
+#include "daemon/daemon.h"
 #include "core/lock.h"
 #include "core/roots.h"
 
@@ -15,11 +15,11 @@ int corrald_lock_root(struct corrald *d)
     int r;
 
     r = cg_root_lock(d->ctx, CG_LOCK_DAEMON, 0, &d->lock, &h, &e);
-    if (r == -ETIMEDOUT && d->o.lock_timeout_usec > 0) {
+    if (r == -ETIMEDOUT && d->o.p.lock_timeout_usec > 0) {
         corrald_log(&d->log, LOG_INFO, NULL,
                     "waiting up to %.3g s for the lock of root '%s', held by pid %d (%s)",
-                    (double)d->o.lock_timeout_usec / 1e6, d->ctx->root_arg, (int)h.pid, h.what);
-        r = cg_root_lock(d->ctx, CG_LOCK_DAEMON, d->o.lock_timeout_usec, &d->lock, &h, &e);
+                    (double)d->o.p.lock_timeout_usec / 1e6, d->ctx->root_arg, (int)h.pid, h.what);
+        r = cg_root_lock(d->ctx, CG_LOCK_DAEMON, d->o.p.lock_timeout_usec, &d->lock, &h, &e);
     }
     if (r >= 0)
         r = cg_root_claim(d->ctx, &e);

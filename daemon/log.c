@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <systemd/sd-journal.h>
 
-#include "cli/corrald.h"
+#include "daemon/daemon.h"
 
 void corrald_log_init(struct corrald_log *l, bool foreground, bool verbose)
 {
@@ -84,4 +84,14 @@ void corrald_log(const struct corrald_log *l, int prio, const struct corrald_fie
         fprintf(stderr, "corrald: %s%s [group=%s]\n", prio_word(prio), msg, f->group);
     else
         fprintf(stderr, "corrald: %s%s\n", prio_word(prio), msg);
+}
+
+void corrald_log_err(const struct corrald_log *l, int prio, const char *what,
+                     const struct cg_err *e, int r)
+{
+    char buf[1024];
+    struct cg_err tmp = {.error = r};
+
+    corrald_log(l, prio, e && e->group[0] ? &(struct corrald_fields){.group = e->group} : NULL,
+                "%s: %s", what, cg_err_format(e && e->error ? e : &tmp, buf, sizeof(buf)));
 }

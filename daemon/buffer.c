@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/corrald.h"
+#include "daemon/daemon.h"
+#include "daemon/final.h"
 
 void corrald_buffer_init(struct corrald_buffer *b, uint64_t max_bytes)
 {
@@ -115,8 +116,9 @@ int corrald_buffer_flush(struct corrald_buffer *b, struct acct_ledger *l, size_t
         size_t w = 0;
 
         if (it->final) {
-            r = acct_record_final(l, &it->smp[0].group, &it->smp[0].usage, it->start_ns,
-                                  it->smp[0].t_ns, e);
+            struct corral_final f;
+            corral_final_of_sample(&it->smp[0], it->start_ns, &f);
+            r = corral_final_record(l, &f, e);
             w = 1;
         } else {
             r = acct_ledger_write(l, it->smp, it->n, &w, e);
@@ -143,4 +145,13 @@ void corrald_buffer_done(struct corrald_buffer *b)
     free(b->items);
     b->items = NULL;
     b->cap = 0;
+}
+
+size_t corrald_buffer_samples(const struct corrald_buffer *b)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < b->n; i++)
+        n += b->items[(b->head + i) % b->cap].n;
+    return n;
 }
