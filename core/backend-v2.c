@@ -169,6 +169,14 @@ static int v2_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
     return 0;
 }
 
+static int v2_place_prepare(struct cg_group *g, struct cg_place *p, struct cg_err *e)
+{
+    p->clone_fd = fcntl(g->fd[0], F_DUPFD_CLOEXEC, 3);
+    if (p->clone_fd < 0)
+        return cg_err_set(e, -errno, g->path, NULL, "cannot duplicate the group's fd");
+    return 0;
+}
+
 static int v2_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
 {
     return cg_read_pids_at(g->fd[0], "cgroup.procs", ret, ret_n);
@@ -256,9 +264,11 @@ static int v2_remove(struct cg_group *g, struct cg_err *e)
 
 const struct cg_backend cg_backend_v2 = {
     .name = "cgroupfs-v2",
+    .place_how = CG_PLACE_CLONE,
     .prepare_base = v2_prepare_base,
     .create = v2_create,
     .attach = v2_attach,
+    .place_prepare = v2_place_prepare,
     .pids = v2_pids,
     .populated = v2_populated,
     .kill = v2_kill,

@@ -34,6 +34,11 @@ bool cg_ctx_is_v2(const struct cg_ctx *ctx)
     return ctx->sys.mode == CG_MODE_V2;
 }
 
+enum cg_place_how cg_ctx_place_how(const struct cg_ctx *ctx)
+{
+    return ctx->be->place_how;
+}
+
 enum cg_vocab cg_ctx_vocab(const struct cg_ctx *ctx)
 {
     return cg_ctx_is_v2(ctx) ? CG_VOCAB_V2 : CG_VOCAB_V1;

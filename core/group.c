@@ -337,48 +337,40 @@ int cg_group_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
     return g->ctx->be->attach(g, pid, e);
 }
 
+int cg_group_place_prepare(struct cg_group *g, struct cg_place *p, struct cg_err *e)
+{
+    cg_place_init(p);
+    return g->ctx->be->place_prepare(g, p, e);
+}
+
+void cg_place_init(struct cg_place *p)
+{
+    p->clone_fd = -1;
+    for (int h = 0; h < _CG_H_MAX; h++)
+        p->self[h] = -1;
+}
+
+void cg_place_close(struct cg_place *p)
+{
+    closep(&p->clone_fd);
+    cg_self_attach_close(p->self);
+}
+
 int cg_group_open_self_attach(struct cg_group *g, int fds[_CG_H_MAX], struct cg_err *e)
 {
+    struct cg_place p;
+    int r;
+
     for (int h = 0; h < _CG_H_MAX; h++)
         fds[h] = -1;
-    if (cg_ctx_is_v2(g->ctx))
+    if (g->ctx->be->place_how != CG_PLACE_SELF)
         return -EOPNOTSUPP;
-    for (int h = 0; h < _CG_H_MAX; h++) {
-        if (!cg_slot(g->ctx, h))
-            continue;
-        fds[h] = openat(g->fd[h], "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fds[h] < 0) {
-            int r = -errno;
-            cg_self_attach_close(fds);
-            return cg_err_set(e, r, g->path, "tasks", "cannot open in the %s hierarchy",
-                              cg_hier_to_string((enum cg_hier)h));
-        }
-    }
+    r = cg_group_place_prepare(g, &p, e);
+    if (r < 0)
+        return r;
+    memcpy(fds, p.self, sizeof(p.self));
+    closep(&p.clone_fd);
     return 0;
-}
-
-int cg_self_attach(const int fds[_CG_H_MAX], int *ret_h)
-{
-    for (int h = 0; h < _CG_H_MAX; h++) {
-        ssize_t n;
-
-        if (fds[h] < 0)
-            continue;
-        do {
-            n = write(fds[h], "0", 1);
-        } while (n < 0 && errno == EINTR);
-        if (n != 1) {
-            *ret_h = h;
-            return n < 0 ? -errno : -EIO;
-        }
-    }
-    return 0;
-}
-
-void cg_self_attach_close(int fds[_CG_H_MAX])
-{
-    for (int h = 0; h < _CG_H_MAX; h++)
-        closep(&fds[h]);
 }
 
 int cg_group_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
