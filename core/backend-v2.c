@@ -20,9 +20,6 @@
 #include "core/internal.h"
 #include "core/log.h"
 
-/* The controllers corral manages. The freezer is core to v2 (cgroup.freeze, 5.2+). */
-static const char *const v2_controllers[] = {"cpu", "memory", "pids"};
-
 static bool word_in(const char *text, const char *word)
 {
     size_t wl = strlen(word);
@@ -51,11 +48,14 @@ static int enable_subtree(int dfd, const char *group, struct cg_err *e)
     r = cg_read_at(dfd, "cgroup.subtree_control", on, sizeof(on));
     if (r < 0)
         return cg_err_set(e, r, group, "cgroup.subtree_control", "cannot read");
-    for (size_t i = 0; i < ARRAY_SIZE(v2_controllers); i++) {
-        if (!word_in(avail, v2_controllers[i]) || word_in(on, v2_controllers[i]))
+    /* The controllers of the hierarchy table; the freezer is core to v2 (cgroup.freeze). */
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        const char *c = cg_hier_info((enum cg_hier)h)->v2_controller;
+
+        if (!c || !word_in(avail, c) || word_in(on, c))
             continue;
         strcat(req, req[0] ? " +" : "+");
-        strcat(req, v2_controllers[i]);
+        strcat(req, c);
     }
     if (!req[0])
         return 0;
