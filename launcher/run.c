@@ -390,6 +390,60 @@ maker_failed:
     return x->r;
 }
 
+/*
+ * Before the clone: the child's setup and the instance, unless the manager lets the child
+ * place itself (v1), in which case an instance still to be opened is made while the
+ * kernel builds the child's namespaces. Placing by clone (v2: CLONE_INTO_CGROUP) needs it
+ * first.
+ */
+static int setup(struct run_state *s, struct instance *x, struct cg_ctx *ctx,
+                 const struct launch_opts *o, bool *ret_deferred, struct cg_err *e)
+{
+    bool self = cg_ctx_place_how(ctx) == CG_PLACE_SELF;
+    int r;
+
+    r = prepare(s, o, self, e);
+    if (r < 0)
+        return r;
+    *ret_deferred = self && x->open;
+    if (!*ret_deferred) {
+        (void)instance_make(x);
+        if (x->r < 0) {
+            if (e)
+                *e = x->e;
+            return x->r;
+        }
+    }
+    return 0;
+}
+
+/* The run failed after the clone: the child is killed and reaped, the instance removed. */
+static void give_up(struct run_state *s, struct instance *x)
+{
+    struct cg_err ignored;
+
+    if (s->pid > 0) {
+        (void)kill(s->pid, SIGKILL);
+        (void)waitpid(s->pid, NULL, 0);
+    }
+    if (x->inst)
+        (void)finish(x->inst, &ignored);
+}
+
+/* What the child reported on the report pipe before it exited, if it failed its setup. */
+static void read_report(int fd, struct launch_result *res)
+{
+    struct launch_report rep;
+
+    if (read(fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep) && rep.stage > 0 &&
+        rep.stage < _LAUNCH_STAGE_MAX) {
+        res->failed = (enum launch_stage)rep.stage;
+        res->failed_errno = rep.err;
+        rep.detail[sizeof(rep.detail) - 1] = '\0';
+        snprintf(res->failed_detail, sizeof(res->failed_detail), "%s", rep.detail);
+    }
+}
+
 static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn open,
                void *open_userdata, const struct launch_opts *o, struct launch_result *ret,
                struct cg_err *e)
@@ -398,9 +452,8 @@ static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn
         .rep = {-1, -1}, .syn = {-1, -1}, .place = {-1, -1}, .sigfd = -1, .pidfd = -1, .pid = -1};
     struct instance x = {
         .workload = workload, .open = open, .userdata = open_userdata, .id = o->id};
-    bool self = cg_ctx_place_how(ctx) == CG_PLACE_SELF, deferred;
+    bool deferred;
     struct launch_result res;
-    struct launch_report rep;
     sigset_t old;
     uint64_t t0;
     int r, status = 0;
@@ -408,22 +461,9 @@ static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn
     cg_place_init(&x.place);
     memset(&res, 0, sizeof(res));
     ctl_usage_init(&res.usage);
-    r = prepare(&s, o, self, e);
+    r = setup(&s, &x, ctx, o, &deferred, e);
     if (r < 0)
         goto out;
-    /* Placing by clone (v2: CLONE_INTO_CGROUP) needs the instance before the clone; a
-     * child that places itself (v1) lets it be made while the kernel builds the child's
-     * namespaces. */
-    deferred = self && open;
-    if (!deferred) {
-        (void)instance_make(&x);
-        r = x.r;
-        if (r < 0) {
-            if (e)
-                *e = x.e;
-            goto out;
-        }
-    }
 
     /* Block before the clone so that no signal meant for the workload is lost between
      * the clone and the wait; the child restores `old` for CMD. The thread that makes a
@@ -457,25 +497,13 @@ static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn
         launch_drain_signals(s.sigfd);
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r < 0) {
-        struct cg_err ignored;
-        if (s.pid > 0) {
-            (void)kill(s.pid, SIGKILL);
-            (void)waitpid(s.pid, NULL, 0);
-        }
-        if (x.inst)
-            (void)finish(x.inst, &ignored);
+        give_up(&s, &x);
         goto out;
     }
 
     res.wait_status = status;
     res.exit_code = launch_status_to_code(status);
-    if (read(s.rep[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep) && rep.stage > 0 &&
-        rep.stage < _LAUNCH_STAGE_MAX) {
-        res.failed = (enum launch_stage)rep.stage;
-        res.failed_errno = rep.err;
-        rep.detail[sizeof(rep.detail) - 1] = '\0';
-        snprintf(res.failed_detail, sizeof(res.failed_detail), "%s", rep.detail);
-    }
+    read_report(s.rep[0], &res);
     end_of_instance(x.inst, o, &res, e);
     r = 0;
     *ret = res;
