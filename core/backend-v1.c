@@ -290,6 +290,7 @@ static int v1_remove(struct cg_group *g, struct cg_err *e)
 const struct cg_backend cg_backend_v1 = {
     .name = "cgroupfs-v1",
     .place_how = CG_PLACE_SELF,
+    .vocab = CG_VOCAB_V1,
     .prepare_base = v1_prepare_base,
     .create = v1_create,
     .attach = v1_attach,

@@ -265,6 +265,9 @@ static int v2_remove(struct cg_group *g, struct cg_err *e)
 const struct cg_backend cg_backend_v2 = {
     .name = "cgroupfs-v2",
     .place_how = CG_PLACE_CLONE,
+    .vocab = CG_VOCAB_V2,
+    .events_file = "cgroup.events",
+    .self_leaf = CG_V2_LEAF,
     .prepare_base = v2_prepare_base,
     .create = v2_create,
     .attach = v2_attach,

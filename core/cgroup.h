@@ -54,6 +54,15 @@ struct cg_backend {
     const char *name;
     /* How a child-to-be is placed (see cg_place above). */
     enum cg_place_how place_how;
+    /* The file names and value forms of the groups' files (cg_ctx_vocab). */
+    enum cg_vocab vocab;
+    /* The file of a group whose modification (inotify IN_MODIFY) tells that populated
+     * changed, or NULL when the manager has none (v1). */
+    const char *events_file;
+    /* The leaf prepare_base moves the caller into when the root nests under the caller's
+     * own group (v2: CG_V2_LEAF, core/internal.h), or NULL when it needs none. A caller
+     * already in it nests beside it. */
+    const char *self_leaf;
     /* Makes the root usable (v2: moves the caller into a leaf, enables controllers).
      * Idempotent. */
     int (*prepare_base)(struct cg_ctx *ctx, struct cg_err *e);
@@ -115,6 +124,12 @@ bool cg_ctx_is_v2(const struct cg_ctx *ctx);
 enum cg_place_how cg_ctx_place_how(const struct cg_ctx *ctx);
 /* The file vocabulary of the running cgroup version (hybrid speaks v1's). */
 enum cg_vocab cg_ctx_vocab(const struct cg_ctx *ctx);
+/* The file whose change signals a change of populated (v2: "cgroup.events"), or NULL when
+ * the manager offers none and populated must be polled. */
+const char *cg_ctx_events_file(const struct cg_ctx *ctx);
+/* The hierarchy whose directory hierarchy h uses: h itself, the one it is co-mounted with
+ * on v1 ("cpu,cpuacct"), the first on v2; -1 when h is missing. Index of cg_group_fd's fd. */
+int cg_ctx_slot_of(const struct cg_ctx *ctx, enum cg_hier h);
 /* Whether hierarchy h exists here (always true on v2 for the ones in cgroup.controllers). */
 bool cg_ctx_has(const struct cg_ctx *ctx, enum cg_hier h);
 

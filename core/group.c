@@ -20,8 +20,7 @@
 
 bool cg_slot(const struct cg_ctx *ctx, int h)
 {
-    if (cg_ctx_is_v2(ctx))
-        return h == 0;
+    /* On v2 every hierarchy is an alias of the first (core/hierarchy.h). */
     return ctx->sys.mount[h] != NULL && ctx->sys.alias[h] < 0;
 }
 
@@ -107,15 +106,9 @@ int cg_group_fd(const struct cg_group *g, enum cg_hier h)
 {
     const struct cg_ctx *ctx = g->ctx;
 
-    if (h < 0 || h >= _CG_H_MAX)
-        return -1;
-    if (cg_ctx_is_v2(ctx))
-        return g->fd[0];
-    if (!ctx->sys.mount[h])
-        return -1;
-    if (ctx->sys.alias[h] >= 0)
-        return g->fd[ctx->sys.alias[h]];
-    return g->fd[h];
+    int slot = cg_ctx_slot_of(ctx, h);
+
+    return slot < 0 ? -1 : g->fd[slot];
 }
 
 /* Opens the base (the caller's cgroup or the hierarchy root) in every slot. */
