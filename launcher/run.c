@@ -370,10 +370,10 @@ static int start(struct run_state *s, struct instance *x, const struct launch_op
         if (r < 0)
             r = cg_err_set(e, r, cg_group_path(x->inst), "tasks",
                            "cannot hand the child its group");
-        cg_place_close(&x->place);
         closep(&s->place[0]);
     } else if (!into)
         r = cg_group_attach(x->inst, s->pid, e);
+    cg_place_close(&x->place); /* the child is in, or never will be */
     if (r >= 0 && (s->c.clone_ns & CLONE_NEWUSER))
         r = write_id_maps(s->pid, e);
     if (r >= 0 && s->c.hold && write(s->syn[1], "g", 1) != 1)

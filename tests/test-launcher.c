@@ -1043,22 +1043,12 @@ static void write_text(const char *dir, const char *name, const char *text)
     cr_assert_eq(fclose(f), 0);
 }
 
-/*
- * corral run with RootDirectory= built from the host: a few files of its own, and the
- * host's /usr bound read-only. The workload sees only that tree; the host's mount table is
- * the same before and after; no instance group is left, on success or on failure.
- */
-Test(launcher, cli_filesystem_root)
+/* The tree of cli_filesystem_root in dir, and its policies: box (the root, /usr bound
+ * read-only), gone (a root that does not exist), late (a bind that fails in the child). */
+static void fs_root_setup(const char *dir)
 {
-    char dir[] = "/tmp/corral-launcher-fs-XXXXXX";
-    char *bin = corral_bin(), *before, *after, *err, *wl;
-    const char *root = th_root_arg();
     char p[PATH_MAX + 64], pol[2 * PATH_MAX];
-    int st;
 
-    th_require_cgroups();
-    (void)th_ctx();
-    cr_assert(mkdtemp(dir));
     cr_assert(chmod(dir, 0755) == 0);
     cr_assert_eq(sh_status("cd %s && mkdir -p root/etc root/usr policies && "
                            "ln -s usr/bin root/bin && ln -s usr/lib root/lib && "
@@ -1085,7 +1075,25 @@ Test(launcher, cli_filesystem_root)
              "BindPaths=%s/policies:/I-am-the-root\n",
              dir, dir);
     write_text(p, "late.policy", pol);
+}
 
+/*
+ * corral run with RootDirectory= built from the host: a few files of its own, and the
+ * host's /usr bound read-only. The workload sees only that tree; the host's mount table is
+ * the same before and after; no instance group is left, on success or on failure.
+ */
+Test(launcher, cli_filesystem_root)
+{
+    char dir[] = "/tmp/corral-launcher-fs-XXXXXX";
+    char *bin = corral_bin(), *before, *after, *err, *wl;
+    const char *root = th_root_arg();
+    char p[PATH_MAX + 64];
+    int st;
+
+    th_require_cgroups();
+    (void)th_ctx();
+    cr_assert(mkdtemp(dir));
+    fs_root_setup(dir);
     before = slurp_file("/proc/self/mountinfo");
 #define CORRAL "%s --root %s --policy-dir %s/policies --ledger %s/ledger.db "
     st = sh_status(CORRAL "run --policy box -- /bin/sh -c '"
