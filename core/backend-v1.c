@@ -81,6 +81,46 @@ static int v1_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
     return 0;
 }
 
+static int v1_place_prepare(struct cg_group *g, struct cg_place *p, struct cg_err *e)
+{
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        if (!cg_slot(g->ctx, h))
+            continue;
+        p->self[h] = openat(g->fd[h], "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (p->self[h] < 0) {
+            int r = -errno;
+            cg_place_close(p);
+            return cg_err_set(e, r, g->path, "tasks", "cannot open in the %s hierarchy",
+                              cg_hier_to_string((enum cg_hier)h));
+        }
+    }
+    return 0;
+}
+
+int cg_self_attach(const int fds[_CG_H_MAX], int *ret_h)
+{
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        ssize_t n;
+
+        if (fds[h] < 0)
+            continue;
+        do {
+            n = write(fds[h], "0", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) {
+            *ret_h = h;
+            return n < 0 ? -errno : -EIO;
+        }
+    }
+    return 0;
+}
+
+void cg_self_attach_close(int fds[_CG_H_MAX])
+{
+    for (int h = 0; h < _CG_H_MAX; h++)
+        closep(&fds[h]);
+}
+
 static int cmp_pid(const void *a, const void *b)
 {
     pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
@@ -249,9 +289,12 @@ static int v1_remove(struct cg_group *g, struct cg_err *e)
 
 const struct cg_backend cg_backend_v1 = {
     .name = "cgroupfs-v1",
+    .place_how = CG_PLACE_SELF,
+    .vocab = CG_VOCAB_V1,
     .prepare_base = v1_prepare_base,
     .create = v1_create,
     .attach = v1_attach,
+    .place_prepare = v1_place_prepare,
     .pids = v1_pids,
     .populated = v1_populated,
     .kill = v1_kill,

@@ -20,9 +20,6 @@
 #include "core/internal.h"
 #include "core/log.h"
 
-/* The controllers corral manages. The freezer is core to v2 (cgroup.freeze, 5.2+). */
-static const char *const v2_controllers[] = {"cpu", "memory", "pids"};
-
 static bool word_in(const char *text, const char *word)
 {
     size_t wl = strlen(word);
@@ -51,11 +48,14 @@ static int enable_subtree(int dfd, const char *group, struct cg_err *e)
     r = cg_read_at(dfd, "cgroup.subtree_control", on, sizeof(on));
     if (r < 0)
         return cg_err_set(e, r, group, "cgroup.subtree_control", "cannot read");
-    for (size_t i = 0; i < ARRAY_SIZE(v2_controllers); i++) {
-        if (!word_in(avail, v2_controllers[i]) || word_in(on, v2_controllers[i]))
+    /* The controllers of the hierarchy table; the freezer is core to v2 (cgroup.freeze). */
+    for (int h = 0; h < _CG_H_MAX; h++) {
+        const char *c = cg_hier_info((enum cg_hier)h)->v2_controller;
+
+        if (!c || !word_in(avail, c) || word_in(on, c))
             continue;
         strcat(req, req[0] ? " +" : "+");
-        strcat(req, v2_controllers[i]);
+        strcat(req, c);
     }
     if (!req[0])
         return 0;
@@ -169,6 +169,14 @@ static int v2_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
     return 0;
 }
 
+static int v2_place_prepare(struct cg_group *g, struct cg_place *p, struct cg_err *e)
+{
+    p->clone_fd = fcntl(g->fd[0], F_DUPFD_CLOEXEC, 3);
+    if (p->clone_fd < 0)
+        return cg_err_set(e, -errno, g->path, NULL, "cannot duplicate the group's fd");
+    return 0;
+}
+
 static int v2_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
 {
     return cg_read_pids_at(g->fd[0], "cgroup.procs", ret, ret_n);
@@ -256,9 +264,14 @@ static int v2_remove(struct cg_group *g, struct cg_err *e)
 
 const struct cg_backend cg_backend_v2 = {
     .name = "cgroupfs-v2",
+    .place_how = CG_PLACE_CLONE,
+    .vocab = CG_VOCAB_V2,
+    .events_file = "cgroup.events",
+    .self_leaf = CG_V2_LEAF,
     .prepare_base = v2_prepare_base,
     .create = v2_create,
     .attach = v2_attach,
+    .place_prepare = v2_place_prepare,
     .pids = v2_pids,
     .populated = v2_populated,
     .kill = v2_kill,

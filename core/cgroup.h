@@ -20,21 +20,71 @@
 struct cg_ctx;
 struct cg_group;
 
+/*
+ * Placement of a process that does not exist yet, prepared by the parent before (or, with
+ * CG_PLACE_SELF, while) it creates the child. How is fixed per manager:
+ *  - CG_PLACE_CLONE: the child is created inside the group (cgroup v2: clone3() with
+ *    CLONE_INTO_CGROUP and clone_fd). The group must exist before the clone.
+ *  - CG_PLACE_SELF: the child moves itself by writing "0" to each fd of self[] (cgroup
+ *    v1: the group's "tasks" files, see cg_self_attach). The fds may be handed to a child
+ *    cloned before the group existed, so the group can be made while the kernel builds
+ *    the child's namespaces.
+ * Either way a process that exists already is placed with cg_group_attach (by pid).
+ * Unused fds are -1; cg_place_close closes what cg_group_place_prepare opened.
+ */
+enum cg_place_how {
+    CG_PLACE_CLONE,
+    CG_PLACE_SELF,
+};
+
+struct cg_place {
+    int clone_fd;
+    int self[_CG_H_MAX];
+};
+
+/*
+ * The manager of the tree: the one place that knows how groups are made, entered,
+ * emptied and removed. The cgroupfs managers (v1/hybrid and v2) are chosen once by
+ * cg_ctx_new from the discovered mode; a manager that works through another owner of
+ * the tree (systemd transient units) fits behind the same table. Every op returns 0 or
+ * a negative errno and fills e (when given) with the group and file that failed; none
+ * exits or logs for the caller.
+ */
 struct cg_backend {
     const char *name;
-    /* Makes the root usable (v2: moves the caller into a leaf, enables controllers). */
+    /* How a child-to-be is placed (see cg_place above). */
+    enum cg_place_how place_how;
+    /* The file names and value forms of the groups' files (cg_ctx_vocab). */
+    enum cg_vocab vocab;
+    /* The file of a group whose modification (inotify IN_MODIFY) tells that populated
+     * changed, or NULL when the manager has none (v1). */
+    const char *events_file;
+    /* The leaf prepare_base moves the caller into when the root nests under the caller's
+     * own group (v2: CG_V2_LEAF, core/internal.h), or NULL when it needs none. A caller
+     * already in it nests beside it. */
+    const char *self_leaf;
+    /* Makes the root usable (v2: moves the caller into a leaf, enables controllers).
+     * Idempotent. */
     int (*prepare_base)(struct cg_ctx *ctx, struct cg_err *e);
-    /* Creates (or opens) child `name` of parent in every hierarchy. */
+    /* Creates (or opens) child `name` of parent in every hierarchy; *ret_created says
+     * whether it was made now. On failure nothing that this call made is left behind and
+     * child holds no fds. */
     int (*create)(struct cg_group *parent, const char *name, bool *ret_created,
                   struct cg_group *child, struct cg_err *e);
+    /* Moves existing process pid (all its threads) into g in every hierarchy. -EBUSY on
+     * v2 when g has children (no internal processes); -ESRCH when pid is gone. */
     int (*attach)(struct cg_group *g, pid_t pid, struct cg_err *e);
-    /* Direct member processes (v1: the union over hierarchies). */
+    /* Fills p (all fds -1 first) for a child-to-be to enter g, the way place_how says. The
+     * fds are the caller's, CLOEXEC, and stay valid if g is freed. */
+    int (*place_prepare)(struct cg_group *g, struct cg_place *p, struct cg_err *e);
+    /* Direct member processes (v1: the union over hierarchies), sorted, no duplicates. */
     int (*pids)(struct cg_group *g, pid_t **ret, size_t *ret_n);
-    /* 1 when any process lives in the group or below, 0 when none. */
+    /* 1 when any process lives in the group or below, 0 when none, negative on error. */
     int (*populated)(struct cg_group *g);
-    /* SIGKILLs every process in the group and below and waits until it is empty. */
+    /* SIGKILLs every process in the group and below and waits until it is empty (a
+     * frozen group is thawed first); -ETIME or the like when it does not empty. */
     int (*kill)(struct cg_group *g, struct cg_err *e);
-    /* Removes the group's directories; it must be empty and have no children. */
+    /* Removes the group's directories; it must be empty and have no children (-EBUSY). */
     int (*remove)(struct cg_group *g, struct cg_err *e);
 };
 
@@ -69,8 +119,17 @@ void cg_ctx_free(struct cg_ctx *ctx);
 DEFINE_POINTER_CLEANUP(struct cg_ctx, cg_ctx_free)
 
 bool cg_ctx_is_v2(const struct cg_ctx *ctx);
+/* How the context's manager places a child-to-be (cg_place). Callers decide by this, not
+ * by the cgroup version, whether the group must exist before the clone. */
+enum cg_place_how cg_ctx_place_how(const struct cg_ctx *ctx);
 /* The file vocabulary of the running cgroup version (hybrid speaks v1's). */
 enum cg_vocab cg_ctx_vocab(const struct cg_ctx *ctx);
+/* The file whose change signals a change of populated (v2: "cgroup.events"), or NULL when
+ * the manager offers none and populated must be polled. */
+const char *cg_ctx_events_file(const struct cg_ctx *ctx);
+/* The hierarchy whose directory hierarchy h uses: h itself, the one it is co-mounted with
+ * on v1 ("cpu,cpuacct"), the first on v2; -1 when h is missing. Index of cg_group_fd's fd. */
+int cg_ctx_slot_of(const struct cg_ctx *ctx, enum cg_hier h);
 /* Whether hierarchy h exists here (always true on v2 for the ones in cgroup.controllers). */
 bool cg_ctx_has(const struct cg_ctx *ctx, enum cg_hier h);
 
@@ -106,6 +165,13 @@ int cg_group_write(struct cg_group *g, enum cg_hier h, const char *file, const c
 int cg_group_read(struct cg_group *g, enum cg_hier h, const char *file, char *buf, size_t size);
 
 int cg_group_attach(struct cg_group *g, pid_t pid, struct cg_err *e);
+
+/* Prepares the placement of a child-to-be into g (struct cg_place above), through the
+ * context's manager; on failure p holds no fds. cg_place_close closes them and resets p
+ * (all -1), as does cg_place_init. */
+int cg_group_place_prepare(struct cg_group *g, struct cg_place *p, struct cg_err *e);
+void cg_place_init(struct cg_place *p);
+void cg_place_close(struct cg_place *p);
 
 /*
  * Self-placement, v1 only: a single-threaded process moves itself by writing "0" to the

@@ -34,9 +34,26 @@ bool cg_ctx_is_v2(const struct cg_ctx *ctx)
     return ctx->sys.mode == CG_MODE_V2;
 }
 
+enum cg_place_how cg_ctx_place_how(const struct cg_ctx *ctx)
+{
+    return ctx->be->place_how;
+}
+
 enum cg_vocab cg_ctx_vocab(const struct cg_ctx *ctx)
 {
-    return cg_ctx_is_v2(ctx) ? CG_VOCAB_V2 : CG_VOCAB_V1;
+    return ctx->be->vocab;
+}
+
+const char *cg_ctx_events_file(const struct cg_ctx *ctx)
+{
+    return ctx->be->events_file;
+}
+
+int cg_ctx_slot_of(const struct cg_ctx *ctx, enum cg_hier h)
+{
+    if (h < 0 || h >= _CG_H_MAX || !ctx->sys.mount[h])
+        return -1;
+    return ctx->sys.alias[h] >= 0 ? ctx->sys.alias[h] : (int)h;
 }
 
 bool cg_ctx_has(const struct cg_ctx *ctx, enum cg_hier h)
@@ -114,9 +131,9 @@ int cg_ctx_new(const char *root, struct cg_ctx **ret, struct cg_err *e)
             continue;
         if (!nested)
             base = strdup("/");
-        else if (cg_ctx_is_v2(ctx)) {
+        else if (ctx->be->self_leaf) {
             const char *bn = strrchr(own, '/');
-            base = (bn && strcmp(bn + 1, CG_V2_LEAF) == 0) ? path_parent(own) : strdup(own);
+            base = (bn && strcmp(bn + 1, ctx->be->self_leaf) == 0) ? path_parent(own) : strdup(own);
         } else
             base = strdup(own);
         if (!base)

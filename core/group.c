@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,8 +20,7 @@
 
 bool cg_slot(const struct cg_ctx *ctx, int h)
 {
-    if (cg_ctx_is_v2(ctx))
-        return h == 0;
+    /* On v2 every hierarchy is an alias of the first (core/hierarchy.h). */
     return ctx->sys.mount[h] != NULL && ctx->sys.alias[h] < 0;
 }
 
@@ -108,15 +106,9 @@ int cg_group_fd(const struct cg_group *g, enum cg_hier h)
 {
     const struct cg_ctx *ctx = g->ctx;
 
-    if (h < 0 || h >= _CG_H_MAX)
-        return -1;
-    if (cg_ctx_is_v2(ctx))
-        return g->fd[0];
-    if (!ctx->sys.mount[h])
-        return -1;
-    if (ctx->sys.alias[h] >= 0)
-        return g->fd[ctx->sys.alias[h]];
-    return g->fd[h];
+    int slot = cg_ctx_slot_of(ctx, h);
+
+    return slot < 0 ? -1 : g->fd[slot];
 }
 
 /* Opens the base (the caller's cgroup or the hierarchy root) in every slot. */
@@ -337,48 +329,40 @@ int cg_group_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
     return g->ctx->be->attach(g, pid, e);
 }
 
+int cg_group_place_prepare(struct cg_group *g, struct cg_place *p, struct cg_err *e)
+{
+    cg_place_init(p);
+    return g->ctx->be->place_prepare(g, p, e);
+}
+
+void cg_place_init(struct cg_place *p)
+{
+    p->clone_fd = -1;
+    for (int h = 0; h < _CG_H_MAX; h++)
+        p->self[h] = -1;
+}
+
+void cg_place_close(struct cg_place *p)
+{
+    closep(&p->clone_fd);
+    cg_self_attach_close(p->self);
+}
+
 int cg_group_open_self_attach(struct cg_group *g, int fds[_CG_H_MAX], struct cg_err *e)
 {
+    struct cg_place p;
+    int r;
+
     for (int h = 0; h < _CG_H_MAX; h++)
         fds[h] = -1;
-    if (cg_ctx_is_v2(g->ctx))
+    if (g->ctx->be->place_how != CG_PLACE_SELF)
         return -EOPNOTSUPP;
-    for (int h = 0; h < _CG_H_MAX; h++) {
-        if (!cg_slot(g->ctx, h))
-            continue;
-        fds[h] = openat(g->fd[h], "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fds[h] < 0) {
-            int r = -errno;
-            cg_self_attach_close(fds);
-            return cg_err_set(e, r, g->path, "tasks", "cannot open in the %s hierarchy",
-                              cg_hier_to_string((enum cg_hier)h));
-        }
-    }
+    r = cg_group_place_prepare(g, &p, e);
+    if (r < 0)
+        return r;
+    memcpy(fds, p.self, sizeof(p.self));
+    closep(&p.clone_fd);
     return 0;
-}
-
-int cg_self_attach(const int fds[_CG_H_MAX], int *ret_h)
-{
-    for (int h = 0; h < _CG_H_MAX; h++) {
-        ssize_t n;
-
-        if (fds[h] < 0)
-            continue;
-        do {
-            n = write(fds[h], "0", 1);
-        } while (n < 0 && errno == EINTR);
-        if (n != 1) {
-            *ret_h = h;
-            return n < 0 ? -errno : -EIO;
-        }
-    }
-    return 0;
-}
-
-void cg_self_attach_close(int fds[_CG_H_MAX])
-{
-    for (int h = 0; h < _CG_H_MAX; h++)
-        closep(&fds[h]);
 }
 
 int cg_group_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
@@ -394,83 +378,6 @@ int cg_group_populated(struct cg_group *g)
 int cg_group_kill(struct cg_group *g, struct cg_err *e)
 {
     return g->ctx->be->kill(g, e);
-}
-
-void cg_strv_free(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int cg_group_children(struct cg_group *g, char ***ret)
-{
-    int fd = -1;
-
-    for (int h = 0; h < _CG_H_MAX && fd < 0; h++)
-        if (cg_slot(g->ctx, h))
-            fd = g->fd[h];
-    if (fd < 0)
-        return -ENODEV;
-    return cg_children_at(fd, ret, NULL);
-}
-
-int cg_children_at(int dfd, char ***ret, size_t *ret_n)
-{
-    int fd;
-    DIR *d;
-    struct dirent *de;
-    char **v = NULL;
-    size_t n = 0, cap = 0;
-
-    /* A fresh open for the listing: dfd may be O_PATH, and its offset is not ours. */
-    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    d = fdopendir(fd);
-    if (!d) {
-        int r = -errno;
-        close(fd);
-        return r;
-    }
-    while ((de = readdir(d))) {
-        if (de->d_type != DT_DIR || !cg_name_valid(de->d_name))
-            continue;
-        if (n + 2 > cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            char **nv = realloc(v, nc * sizeof(char *));
-            if (!nv)
-                goto oom;
-            v = nv;
-            cap = nc;
-        }
-        v[n] = strdup(de->d_name);
-        if (!v[n])
-            goto oom;
-        v[++n] = NULL;
-    }
-    closedir(d);
-    if (!v) {
-        v = calloc(1, sizeof(char *));
-        if (!v)
-            return -ENOMEM;
-    }
-    qsort(v, n, sizeof(char *), cmp_str);
-    *ret = v;
-    if (ret_n)
-        *ret_n = n;
-    return 0;
-oom:
-    closedir(d);
-    cg_strv_free(v);
-    return -ENOMEM;
 }
 
 int cg_remove_dirs(struct cg_group *g, struct cg_err *e)

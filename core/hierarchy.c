@@ -20,10 +20,18 @@ static const char *const mode_names[_CG_MODE_MAX] = {
     [CG_MODE_V2] = "v2",
 };
 
-static const char *const hier_names[_CG_H_MAX] = {
-    [CG_H_CPU] = "cpu",   [CG_H_CPUACCT] = "cpuacct", [CG_H_MEMORY] = "memory",
-    [CG_H_PIDS] = "pids", [CG_H_FREEZER] = "freezer",
+static const struct cg_hier_info hiers[_CG_H_MAX] = {
+    [CG_H_CPU] = {"cpu", "cpu", "cpu"},
+    [CG_H_CPUACCT] = {"cpuacct", "cpuacct", NULL},
+    [CG_H_MEMORY] = {"memory", "memory", "memory"},
+    [CG_H_PIDS] = {"pids", "pids", "pids"},
+    [CG_H_FREEZER] = {"freezer", "freezer", NULL},
 };
+
+const struct cg_hier_info *cg_hier_info(enum cg_hier h)
+{
+    return &hiers[h];
+}
 
 const char *cg_mode_to_string(enum cg_mode m)
 {
@@ -32,7 +40,7 @@ const char *cg_mode_to_string(enum cg_mode m)
 
 const char *cg_hier_to_string(enum cg_hier h)
 {
-    return (h >= 0 && h < _CG_H_MAX) ? hier_names[h] : "unknown";
+    return (h >= 0 && h < _CG_H_MAX) ? hiers[h].name : "unknown";
 }
 
 void cg_sysinfo_done(struct cg_sysinfo *s)
@@ -108,7 +116,7 @@ static void mountinfo_line(char *line, char *mount[_CG_H_MAX], char *root[_CG_H_
     unescape_octal(field[3]);
     unescape_octal(field[4]);
     for (int h = 0; h < _CG_H_MAX; h++)
-        if (list_has(superopts, hier_names[h]) &&
+        if (hiers[h].v1_mount && list_has(superopts, hiers[h].v1_mount) &&
             (!mount[h] || (strcmp(root[h], "/") != 0 && strcmp(field[3], "/") == 0))) {
             mount[h] = field[4];
             root[h] = field[3];
@@ -199,17 +207,17 @@ int cg_sysinfo_parse_v1(char *mi, char *pc, struct cg_sysinfo *s)
 
         s->alias[h] = -1;
         if (!mount[h]) {
-            cg_debug("hierarchy %s is not mounted", hier_names[h]);
+            cg_debug("hierarchy %s is not mounted", hiers[h].name);
             continue;
         }
-        own = own_path(pc, hier_names[h]);
+        own = hiers[h].v1_mount ? own_path(pc, hiers[h].v1_mount) : NULL;
         if (!own)
             continue;
         nl = strchrnul(own, '\n');
         ol = (size_t)(nl - own);
         rl = strcmp(root[h], "/") == 0 ? 0 : strlen(root[h]);
         if (rl && (ol < rl || strncmp(own, root[h], rl) != 0 || (ol > rl && own[rl] != '/'))) {
-            cg_debug("hierarchy %s: own cgroup %.*s is outside the mounted part %s", hier_names[h],
+            cg_debug("hierarchy %s: own cgroup %.*s is outside the mounted part %s", hiers[h].name,
                      (int)ol, own, root[h]);
             continue;
         }

@@ -32,6 +32,25 @@ enum cg_hier {
     _CG_H_MAX,
 };
 
+/*
+ * The one table of hierarchies: discovery and both cgroupfs managers iterate it instead of
+ * naming controllers themselves. A hierarchy to come (io/blkio, cpuset) is one more enum
+ * value and one more row.
+ */
+struct cg_hier_info {
+    const char *name; /* corral's name for it: logs and errors */
+    /* v1: the controller a cgroup mount names in its super options (NULL: none). Two
+     * hierarchies found on the same mount (e.g. "cpu,cpuacct") are aliases: the later
+     * one shares the earlier's directory (struct cg_sysinfo, alias). */
+    const char *v1_mount;
+    /* v2: the controller enabled in cgroup.subtree_control, or NULL when the v2 tree has
+     * it without one (cpuacct: cpu.stat is always there; freezer: cgroup.freeze). On v2
+     * every hierarchy is an alias of the first. */
+    const char *v2_controller;
+};
+
+const struct cg_hier_info *cg_hier_info(enum cg_hier h);
+
 struct cg_sysinfo {
     enum cg_mode mode;
     /* v1: mount point of each hierarchy (NULL when not mounted); v2: all the same. */

@@ -136,15 +136,16 @@ static _Noreturn void exec_workload(struct launch_child *c)
                       exec_search(c->argv[0], c->argv, c->envp, c->path));
 }
 
-_Noreturn void launch_child_main(struct launch_child *c)
+/*
+ * Placement first, before anything of the workload's setup. With a manager that has the
+ * child place itself (CG_PLACE_SELF) the child moves itself with the fds the parent sends
+ * (core/cgroup.h says why that is cheaper than the parent moving it); then, when held,
+ * it waits for the parent's go (placed by pid, id maps written).
+ */
+static void enter_group(struct launch_child *c)
 {
-    pid_t main_pid;
     int r;
 
-    /* Die with corral: a workload nobody waits for would outlive its removed group. */
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* Placement first, before anything of the workload's setup: the child moves itself
-     * (core/cgroup.h says why that is cheaper than the parent moving it). */
     if (c->place_fd >= 0) {
         int fds[_CG_H_MAX], h = 0;
 
@@ -168,7 +169,16 @@ _Noreturn void launch_child_main(struct launch_child *c)
     }
     if (c->sync_fd >= 0)
         (void)close(c->sync_fd);
+}
 
+_Noreturn void launch_child_main(struct launch_child *c)
+{
+    pid_t main_pid;
+    int r;
+
+    /* Die with corral: a workload nobody waits for would outlive its removed group. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    enter_group(c);
     if (c->clone_ns & CLONE_NEWNS) {
         r = launch_ns_mounts_private(c->mounts_slave);
         if (r < 0)

@@ -35,14 +35,14 @@ enum launch_stage launch_creds_apply(const struct launch_creds *c);
 
 /* What the cloned child does. */
 struct launch_child {
-    unsigned long clone_ns;  /* CLONE_NEW* flags given to clone */
-    bool cgroupns;           /* unshare(CLONE_NEWCGROUP) once placed */
-    bool hold;               /* wait on sync_fd to be placed (and mapped) first */
-    int place_fd;            /* v1: socket the instance's tasks fds arrive on (place.c), or -1 */
-    int sync_fd;             /* read end; the parent writes one byte, or closes to abort */
-    int report_fd;           /* write end, O_CLOEXEC: {stage, errno} on failure */
-    const char *hostname;    /* NULL: keep */
-    const char *workdir;     /* never NULL; in the workload's root when fs has one */
+    unsigned long clone_ns; /* CLONE_NEW* flags given to clone */
+    bool cgroupns;          /* unshare(CLONE_NEWCGROUP) once placed */
+    bool hold;              /* wait on sync_fd to be placed (and mapped) first */
+    int place_fd;           /* CG_PLACE_SELF: socket the placement fds arrive on (place.c), or -1 */
+    int sync_fd;            /* read end; the parent writes one byte, or closes to abort */
+    int report_fd;          /* write end, O_CLOEXEC: {stage, errno} on failure */
+    const char *hostname;   /* NULL: keep */
+    const char *workdir;    /* never NULL; in the workload's root when fs has one */
     const struct pol_fs *fs; /* [Filesystem] to enter (launch_fs_enter), or NULL */
     bool no_new_privs;
     /* cgroupfs (cgroupfs.c): made read-only in the child's own mount namespace; that

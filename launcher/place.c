@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Placement on cgroup v1: the parent opens the instance's "tasks" file in each hierarchy
- * (core/cgroup.h, cg_group_open_self_attach) and hands the fds to the waiting child over
+ * Placement by a manager that has the child place itself (CG_PLACE_SELF, cgroup v1): the
+ * parent has the instance's "tasks" file opened in each hierarchy (core/cgroup.h,
+ * cg_group_place_prepare) and hands the fds to the waiting child over
  * a socketpair; the child writes "0" to each, which moves it and only it. The child may
  * have been cloned before the instance existed: this is what lets `corral run` create the
  * workload's groups while the kernel builds the namespaces.

@@ -224,7 +224,7 @@ int launch_check(const struct launch_opts *o, struct cg_err *e)
     return 0;
 }
 
-static int prepare(struct run_state *s, const struct launch_opts *o, bool v1, struct cg_err *e)
+static int prepare(struct run_state *s, const struct launch_opts *o, bool self, struct cg_err *e)
 {
     const struct pol_policy *p = o->policy;
     extern char **environ;
@@ -255,7 +255,7 @@ static int prepare(struct run_state *s, const struct launch_opts *o, bool v1, st
         return -errno;
     if (fcntl(s->rep[0], F_SETFL, O_NONBLOCK) < 0)
         return -errno;
-    if (v1 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s->place) < 0)
+    if (self && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s->place) < 0)
         return -errno;
     s->c.report_fd = s->rep[1];
     s->c.sync_fd = s->syn[0];
@@ -265,8 +265,9 @@ static int prepare(struct run_state *s, const struct launch_opts *o, bool v1, st
 
 /*
  * What the child is placed in: the workload group (opened by the caller, or by `open`),
- * checked not frozen, the new instance in it, and on v1 the instance's tasks fds. On v1
- * with `open` this runs in a second thread while the main one clones the child.
+ * checked not frozen, the new instance in it, and how the child enters it (cg_place). When
+ * the child places itself (v1), with `open` this runs in a second thread while the main one clones
+ * the child.
  */
 struct instance {
     struct cg_group *workload; /* given, or opened by open() */
@@ -275,7 +276,7 @@ struct instance {
     void *userdata;
     const char *id;
     struct cg_group *inst;
-    int tasks[_CG_H_MAX];
+    struct cg_place place; /* how the child enters inst (core/cgroup.h) */
     int r;
     struct cg_err e;
 };
@@ -293,8 +294,8 @@ static void *instance_make(void *userdata)
     x->r = launch_check_not_frozen(x->workload, &x->e);
     if (x->r >= 0)
         x->r = make_instance(x->workload, x->id, &x->inst, &x->e);
-    if (x->r >= 0 && !cg_ctx_is_v2(cg_group_ctx(x->workload))) {
-        x->r = cg_group_open_self_attach(x->inst, x->tasks, &x->e);
+    if (x->r >= 0) {
+        x->r = cg_group_place_prepare(x->inst, &x->place, &x->e);
         if (x->r < 0) {
             (void)finish(x->inst, NULL);
             cg_group_free(x->inst);
@@ -306,7 +307,7 @@ static void *instance_make(void *userdata)
 
 static void instance_done(struct instance *x)
 {
-    cg_self_attach_close(x->tasks);
+    cg_place_close(&x->place);
     cg_group_free(x->inst);
     x->inst = NULL;
     if (x->own_workload)
@@ -326,10 +327,11 @@ static void abandon(struct run_state *s)
 }
 
 /*
- * Clones the child and places it (on failure the caller removes x->inst). v2: into the instance
- * with CLONE_INTO_CGROUP, or held and placed by the parent's write to cgroup.procs when the kernel
- * refuses that. v1: the child waits on the place socket for the instance's tasks fds; with a
- * deferred instance (x->inst still NULL) the instance is made in a second thread meanwhile.
+ * Clones the child and places it the manager's way (on failure the caller removes x->inst).
+ * CG_PLACE_CLONE (v2): into the instance with CLONE_INTO_CGROUP, or held and placed by pid
+ * (cg_group_attach) when the kernel refuses that. CG_PLACE_SELF (v1): the child waits on the
+ * place socket for the fds it moves itself with; with a deferred instance (x->inst still NULL) the
+ * instance is made in a second thread meanwhile.
  */
 static int start(struct run_state *s, struct instance *x, const struct launch_opts *o,
                  bool deferred, struct launch_result *res, struct cg_err *e)
@@ -338,8 +340,8 @@ static int start(struct run_state *s, struct instance *x, const struct launch_op
     pthread_t maker;
     int cgfd = -1, r;
 
-    if (!deferred && cg_ctx_is_v2(cg_group_ctx(x->inst)) && !(o->flags & LAUNCH_FORCE_FALLBACK))
-        cgfd = cg_group_fd(x->inst, CG_H_CPU);
+    if (!deferred && !(o->flags & LAUNCH_FORCE_FALLBACK))
+        cgfd = x->place.clone_fd;
     if (deferred && pthread_create(&maker, NULL, instance_make, x) != 0)
         deferred = false, (void)instance_make(x);
     if (x->r < 0 && !deferred)
@@ -361,17 +363,17 @@ static int start(struct run_state *s, struct instance *x, const struct launch_op
         goto maker_failed;
     }
     snprintf(res->group, sizeof(res->group), "%s", cg_group_path(x->inst));
-    /* Placed first (v1: the fds handed over; v2 fallback: the pid written), then the id
+    /* Placed first (self: the fds handed over; clone refused: by pid), then the id
      * maps of a user namespace, then released if held. */
     if (s->place[0] >= 0) {
-        r = launch_place_send(s->place[0], x->tasks);
+        r = launch_place_send(s->place[0], x->place.self);
         if (r < 0)
             r = cg_err_set(e, r, cg_group_path(x->inst), "tasks",
                            "cannot hand the child its group");
-        cg_self_attach_close(x->tasks);
         closep(&s->place[0]);
     } else if (!into)
         r = cg_group_attach(x->inst, s->pid, e);
+    cg_place_close(&x->place); /* the child is in, or never will be */
     if (r >= 0 && (s->c.clone_ns & CLONE_NEWUSER))
         r = write_id_maps(s->pid, e);
     if (r >= 0 && s->c.hold && write(s->syn[1], "g", 1) != 1)
@@ -388,6 +390,60 @@ maker_failed:
     return x->r;
 }
 
+/*
+ * Before the clone: the child's setup and the instance, unless the manager lets the child
+ * place itself (v1), in which case an instance still to be opened is made while the
+ * kernel builds the child's namespaces. Placing by clone (v2: CLONE_INTO_CGROUP) needs it
+ * first.
+ */
+static int setup(struct run_state *s, struct instance *x, struct cg_ctx *ctx,
+                 const struct launch_opts *o, bool *ret_deferred, struct cg_err *e)
+{
+    bool self = cg_ctx_place_how(ctx) == CG_PLACE_SELF;
+    int r;
+
+    r = prepare(s, o, self, e);
+    if (r < 0)
+        return r;
+    *ret_deferred = self && x->open;
+    if (!*ret_deferred) {
+        (void)instance_make(x);
+        if (x->r < 0) {
+            if (e)
+                *e = x->e;
+            return x->r;
+        }
+    }
+    return 0;
+}
+
+/* The run failed after the clone: the child is killed and reaped, the instance removed. */
+static void give_up(struct run_state *s, struct instance *x)
+{
+    struct cg_err ignored;
+
+    if (s->pid > 0) {
+        (void)kill(s->pid, SIGKILL);
+        (void)waitpid(s->pid, NULL, 0);
+    }
+    if (x->inst)
+        (void)finish(x->inst, &ignored);
+}
+
+/* What the child reported on the report pipe before it exited, if it failed its setup. */
+static void read_report(int fd, struct launch_result *res)
+{
+    struct launch_report rep;
+
+    if (read(fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep) && rep.stage > 0 &&
+        rep.stage < _LAUNCH_STAGE_MAX) {
+        res->failed = (enum launch_stage)rep.stage;
+        res->failed_errno = rep.err;
+        rep.detail[sizeof(rep.detail) - 1] = '\0';
+        snprintf(res->failed_detail, sizeof(res->failed_detail), "%s", rep.detail);
+    }
+}
+
 static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn open,
                void *open_userdata, const struct launch_opts *o, struct launch_result *ret,
                struct cg_err *e)
@@ -396,32 +452,18 @@ static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn
         .rep = {-1, -1}, .syn = {-1, -1}, .place = {-1, -1}, .sigfd = -1, .pidfd = -1, .pid = -1};
     struct instance x = {
         .workload = workload, .open = open, .userdata = open_userdata, .id = o->id};
-    bool v1 = !cg_ctx_is_v2(ctx), deferred;
+    bool deferred;
     struct launch_result res;
-    struct launch_report rep;
     sigset_t old;
     uint64_t t0;
     int r, status = 0;
 
-    for (int h = 0; h < _CG_H_MAX; h++)
-        x.tasks[h] = -1;
+    cg_place_init(&x.place);
     memset(&res, 0, sizeof(res));
     ctl_usage_init(&res.usage);
-    r = prepare(&s, o, v1, e);
+    r = setup(&s, &x, ctx, o, &deferred, e);
     if (r < 0)
         goto out;
-    /* v2 needs the instance before the clone (CLONE_INTO_CGROUP); v1 can make it while
-     * the kernel builds the child's namespaces. */
-    deferred = v1 && open;
-    if (!deferred) {
-        (void)instance_make(&x);
-        r = x.r;
-        if (r < 0) {
-            if (e)
-                *e = x.e;
-            goto out;
-        }
-    }
 
     /* Block before the clone so that no signal meant for the workload is lost between
      * the clone and the wait; the child restores `old` for CMD. The thread that makes a
@@ -455,25 +497,13 @@ static int run(struct cg_ctx *ctx, struct cg_group *workload, launch_workload_fn
         launch_drain_signals(s.sigfd);
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r < 0) {
-        struct cg_err ignored;
-        if (s.pid > 0) {
-            (void)kill(s.pid, SIGKILL);
-            (void)waitpid(s.pid, NULL, 0);
-        }
-        if (x.inst)
-            (void)finish(x.inst, &ignored);
+        give_up(&s, &x);
         goto out;
     }
 
     res.wait_status = status;
     res.exit_code = launch_status_to_code(status);
-    if (read(s.rep[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep) && rep.stage > 0 &&
-        rep.stage < _LAUNCH_STAGE_MAX) {
-        res.failed = (enum launch_stage)rep.stage;
-        res.failed_errno = rep.err;
-        rep.detail[sizeof(rep.detail) - 1] = '\0';
-        snprintf(res.failed_detail, sizeof(res.failed_detail), "%s", rep.detail);
-    }
+    read_report(s.rep[0], &res);
     end_of_instance(x.inst, o, &res, e);
     r = 0;
     *ret = res;
