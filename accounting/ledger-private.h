@@ -64,6 +64,9 @@ struct acct_ledger {
  * to ACCT_SCHEMA_VERSION, one transaction per step (ledger.h). */
 int acct_ledger_migrate(struct acct_ledger *l, struct cg_err *e);
 
+/* ledger-write.c: prepares a writer's statements. */
+int acct_ledger_prepare(struct acct_ledger *l, struct cg_err *e);
+
 /* Runs sql; on failure fills e ("what") and returns the error. */
 int acct_sql_exec(struct acct_ledger *l, const char *sql, struct cg_err *e, const char *what);
 
