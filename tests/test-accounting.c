@@ -90,7 +90,7 @@ static int64_t sql_int(const char *sql)
     return v;
 }
 
-static struct acct_report *report(enum acct_by by, const struct pol_rates *rates)
+static struct acct_report *report(enum acct_by by, const struct acct_rates *rates)
 {
     struct acct_ledger *l = NULL;
     struct acct_report *rep = NULL;
@@ -368,7 +368,7 @@ Test(accounting, recreated_group_not_double_counted)
 Test(accounting, totals_equal_sum_of_rows)
 {
     struct acct_ledger *l = ledger();
-    struct pol_rates rates = {
+    struct acct_rates rates = {
         .currency = "EUR", .cpu_core_hour_micro = 40000, .mem_gib_hour_micro = 5000};
     struct {
         char account[65];
