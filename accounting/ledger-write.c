@@ -19,8 +19,8 @@ enum {
     _ST_MAX,
 };
 
-_Static_assert(_ST_MAX <= sizeof(((struct acct_ledger *)0)->st) / sizeof(sqlite3_stmt *),
-               "struct acct_ledger: room for the statements");
+_Static_assert(_ST_MAX <= sizeof(((struct acct_store *)0)->st) / sizeof(sqlite3_stmt *),
+               "struct acct_store: room for the statements");
 
 static const char *const stmt_sql[_ST_MAX] = {
     [ST_INS_GROUP] = "INSERT OR IGNORE INTO groups (path, generation, kind, class, workload,"
@@ -39,7 +39,7 @@ static const char *const stmt_sql[_ST_MAX] = {
     [ST_EVENT] = "INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3)",
 };
 
-int acct_ledger_prepare(struct acct_ledger *l, struct cg_err *e)
+int acct_ledger_prepare(struct acct_store *l, struct cg_err *e)
 {
     for (int i = 0; i < _ST_MAX; i++) {
         int rc =
@@ -64,7 +64,7 @@ static uint64_t col_u64(sqlite3_stmt *st, int i)
                                                      : (uint64_t)sqlite3_column_int64(st, i);
 }
 
-static int step_done(struct acct_ledger *l, sqlite3_stmt *st)
+static int step_done(struct acct_store *l, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     int r = rc == SQLITE_DONE ? 0 : acct_sql_errno(l->db, rc);
@@ -79,7 +79,7 @@ static const char *group_account(const struct acct_group *g)
 }
 
 /* Looks the group generation up: 1 and its row filled, 0 if absent, or a negative errno. */
-static int find_group(struct acct_ledger *l, const struct acct_group *g, int64_t *ret_id,
+static int find_group(struct acct_store *l, const struct acct_group *g, int64_t *ret_id,
                       uint64_t *ret_start)
 {
     sqlite3_stmt *st = l->st[ST_SEL_GROUP];
@@ -113,8 +113,8 @@ static uint64_t first_start(const struct acct_group *g, uint64_t exact_ns, uint6
 /* The group generation's row id, created if new (its first row is at t_ns). Looked up
  * first, so a known group (the common case) costs one index lookup; all inside the write
  * transaction. */
-static int group_id(struct acct_ledger *l, const struct acct_group *g, uint64_t t_ns,
-                    uint64_t exact_start, int64_t *ret_id, uint64_t *ret_start)
+int acct_sqlite_group(struct acct_store *l, const struct acct_group *g, uint64_t t_ns,
+                      uint64_t exact_start, int64_t *ret_id, uint64_t *ret_start)
 {
     sqlite3_stmt *st = l->st[ST_INS_GROUP];
     int r;
@@ -138,7 +138,7 @@ static int group_id(struct acct_ledger *l, const struct acct_group *g, uint64_t 
 }
 
 /* The generation's latest row: 1 and *ret filled, or 0 if it has none. */
-static int last_state(struct acct_ledger *l, int64_t id, struct acct_state *ret, bool *ret_final)
+int acct_sqlite_last(struct acct_store *l, int64_t id, struct acct_state *ret, bool *ret_final)
 {
     sqlite3_stmt *st = l->st[ST_LAST];
     int rc, r = 0;
@@ -169,7 +169,7 @@ static uint64_t avail(uint64_t accounted, uint64_t raw)
 }
 
 /* The sample row of group id at t_ns: 1 if added, 0 if it was there already. */
-static int insert_sample(struct acct_ledger *l, int64_t id, uint64_t t_ns, bool final,
+static int insert_sample(struct acct_store *l, int64_t id, uint64_t t_ns, bool final,
                          const struct acct_group *g, const struct ctl_usage *u,
                          const struct acct_state *s, const struct acct_delta *d)
 {
@@ -207,7 +207,7 @@ static int insert_sample(struct acct_ledger *l, int64_t id, uint64_t t_ns, bool 
     return sqlite3_changes(l->db) > 0;
 }
 
-static int add_rollup(struct acct_ledger *l, int64_t id, uint64_t t_ns, const struct ctl_usage *u,
+static int add_rollup(struct acct_store *l, int64_t id, uint64_t t_ns, const struct ctl_usage *u,
                       const struct acct_delta *d)
 {
     sqlite3_stmt *st;
@@ -230,7 +230,7 @@ static int add_rollup(struct acct_ledger *l, int64_t id, uint64_t t_ns, const st
 }
 
 /* The group's end, from its final record. */
-static int end_group(struct acct_ledger *l, int64_t id, uint64_t t_ns, const struct acct_final *f)
+static int end_group(struct acct_store *l, int64_t id, uint64_t t_ns, const struct acct_final *f)
 {
     const uint64_t start_ns = f->start_ns;
     sqlite3_stmt *st;
@@ -250,55 +250,37 @@ static int end_group(struct acct_ledger *l, int64_t id, uint64_t t_ns, const str
     return step_done(l, st);
 }
 
-/* One row through the delta rule; f is set for a final record. Returns 1 if added, 0 if
- * ignored (duplicate, late, or after the final record), or a negative errno. */
-static int add_row(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
-                   uint64_t t_ns, const struct acct_final *f)
+int acct_sqlite_put_row(struct acct_store *l, int64_t id, const struct acct_store_row *row)
 {
-    const bool final = f != NULL;
-    const uint64_t start_ns = f ? f->start_ns : 0;
-    struct acct_state prev, s;
-    struct acct_delta d;
-    uint64_t gstart = 0;
-    bool prev_final = false;
-    int64_t id;
-    int r, have;
+    int r;
 
-    r = group_id(l, g, t_ns, start_ns, &id, &gstart);
-    if (r < 0)
-        return r;
-    have = last_state(l, id, &prev, &prev_final);
-    if (have < 0)
-        return have;
-    if (have && prev_final)
-        return 0;
-    if (have && prev.t_ns >= t_ns) {
-        if (!final)
-            return 0;
-        t_ns = prev.t_ns + 1; /* never lose a final to a racing sample's timestamp */
-    }
-    acct_delta_step(have ? &prev : NULL, gstart, t_ns, u, g->cpu_limit_ucores, g->mem_limit, &s,
-                    &d);
-
-    r = insert_sample(l, id, t_ns, final, g, u, &s, &d);
+    r = insert_sample(l, id, row->t_ns, row->f != NULL, row->g, row->u, &row->state, &row->delta);
     if (r <= 0)
         return r;
-    r = add_rollup(l, id, t_ns, u, &d);
-    if (r >= 0 && final)
-        r = end_group(l, id, t_ns, f);
-    if (r < 0)
-        return r;
-    return 1;
+    r = add_rollup(l, id, row->t_ns, row->u, &row->delta);
+    if (r >= 0 && row->f)
+        r = end_group(l, id, row->t_ns, row->f);
+    return r < 0 ? r : 1;
 }
 
-static int begin(struct acct_ledger *l, struct cg_err *e)
+int acct_sqlite_put_event(struct acct_store *l, int64_t id, uint64_t t_ns, enum acct_event ev)
+{
+    sqlite3_stmt *st = l->st[ST_EVENT];
+
+    (void)sqlite3_bind_int64(st, 1, id);
+    bind_u64(st, 2, t_ns);
+    (void)sqlite3_bind_text(st, 3, ev == ACCT_EVENT_FREEZE ? "freeze" : "thaw", -1, SQLITE_STATIC);
+    return step_done(l, st);
+}
+
+int acct_sqlite_begin(struct acct_store *l, struct cg_err *e)
 {
     if (l->readonly)
         return cg_err_set(e, -EROFS, NULL, NULL, "ledger '%s' was opened read-only", l->path);
     return acct_sql_exec(l, "BEGIN IMMEDIATE", e, "begin");
 }
 
-static int commit(struct acct_ledger *l, int r, size_t n, struct cg_err *e, const char *what)
+int acct_sqlite_commit(struct acct_store *l, int r, size_t n, struct cg_err *e, const char *what)
 {
     if (r >= 0) {
         int rc = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
@@ -313,71 +295,4 @@ static int commit(struct acct_ledger *l, int r, size_t n, struct cg_err *e, cons
     }
     (void)sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     return r;
-}
-
-int acct_ledger_write(struct acct_ledger *l, const struct acct_sample *s, size_t n,
-                      size_t *ret_written, struct cg_err *e)
-{
-    size_t written = 0;
-    int r;
-
-    r = begin(l, e);
-    if (r < 0)
-        return r;
-    for (size_t i = 0; i < n && r >= 0; i++) {
-        r = add_row(l, &s[i].group, &s[i].usage, s[i].t_ns, NULL);
-        if (r > 0)
-            written++;
-    }
-    r = commit(l, r, n, e, "write samples");
-    if (r < 0)
-        return r;
-    if (ret_written)
-        *ret_written = written;
-    return 0;
-}
-
-int acct_record_end(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
-                    const struct acct_final *f, struct cg_err *e)
-{
-    int r;
-
-    r = begin(l, e);
-    if (r < 0)
-        return r;
-    r = add_row(l, g, u, f->end_ns, f);
-    return commit(l, r, 1, e, "write final record");
-}
-
-int acct_record_final(struct acct_ledger *l, const struct acct_group *g, const struct ctl_usage *u,
-                      uint64_t start_ns, uint64_t end_ns, struct cg_err *e)
-{
-    const struct acct_final f = {
-        .start_ns = start_ns, .end_ns = end_ns, .exit_status = ACCT_EXIT_UNKNOWN};
-
-    return acct_record_end(l, g, u, &f, e);
-}
-
-int acct_record_event(struct acct_ledger *l, const struct acct_group *g, enum acct_event ev,
-                      uint64_t t_ns, struct cg_err *e)
-{
-    sqlite3_stmt *st = l->st[ST_EVENT];
-    uint64_t gstart;
-    int64_t id;
-    int r;
-
-    if (ev < 0 || ev >= _ACCT_EVENT_MAX)
-        return -EINVAL;
-    r = begin(l, e);
-    if (r < 0)
-        return r;
-    r = group_id(l, g, t_ns, 0, &id, &gstart);
-    if (r >= 0) {
-        (void)sqlite3_bind_int64(st, 1, id);
-        bind_u64(st, 2, t_ns);
-        (void)sqlite3_bind_text(st, 3, ev == ACCT_EVENT_FREEZE ? "freeze" : "thaw", -1,
-                                SQLITE_STATIC);
-        r = step_done(l, st);
-    }
-    return commit(l, r, 1, e, "write event");
 }

@@ -56,7 +56,7 @@ int acct_sql_errno(sqlite3 *db, int rc)
     }
 }
 
-int acct_sql_err(struct acct_ledger *l, struct cg_err *e, int r, const char *what)
+int acct_sql_err(struct acct_store *l, struct cg_err *e, int r, const char *what)
 {
     const char *hint = r == -ENOSPC    ? " (disk full)"
                        : r == -EROFS   ? " (read-only)"
@@ -67,7 +67,7 @@ int acct_sql_err(struct acct_ledger *l, struct cg_err *e, int r, const char *wha
                       l->db ? sqlite3_errmsg(l->db) : "cannot open", hint);
 }
 
-int acct_sql_exec(struct acct_ledger *l, const char *sql, struct cg_err *e, const char *what)
+int acct_sql_exec(struct acct_store *l, const char *sql, struct cg_err *e, const char *what)
 {
     int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
 
@@ -119,7 +119,7 @@ static int not_writable(const char *path)
 /* How long a writer waits for another one (corrald's pass, a concurrent run). */
 #define LEDGER_BUSY_MS 5000
 
-static void fold_wal(struct acct_ledger *l)
+static void fold_wal(struct acct_store *l)
 {
     _cleanup_free_ char *wal = NULL;
     struct stat st;
@@ -135,7 +135,7 @@ static void fold_wal(struct acct_ledger *l)
 
 /* Opens l->db for l->path: a reader by URI (read-only, immutable on a read-only medium),
  * a writer creating the file and its directory. */
-static int open_db(struct acct_ledger *l, unsigned flags, struct cg_err *e)
+static int open_db(struct acct_store *l, unsigned flags, struct cg_err *e)
 {
     _cleanup_free_ char *uri = NULL;
     bool immutable = false;
@@ -177,7 +177,7 @@ static int open_db(struct acct_ledger *l, unsigned flags, struct cg_err *e)
 
 /* A writer's database: writable now (SQLite quietly opens a file it cannot write
  * read-only; say so now, not at the first write), in WAL mode. */
-static int setup_writer(struct acct_ledger *l, unsigned flags, struct cg_err *e)
+static int setup_writer(struct acct_store *l, unsigned flags, struct cg_err *e)
 {
     int r;
 
@@ -196,9 +196,11 @@ static int setup_writer(struct acct_ledger *l, unsigned flags, struct cg_err *e)
     return 0;
 }
 
-int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret, struct cg_err *e)
+static void sqlite_close(struct acct_store *l);
+
+static int sqlite_open(const char *path, unsigned flags, struct acct_store **ret, struct cg_err *e)
 {
-    struct acct_ledger *l;
+    struct acct_store *l;
     int r;
 
     if (!path || !*path)
@@ -224,14 +226,14 @@ int acct_ledger_open(const char *path, unsigned flags, struct acct_ledger **ret,
     if (r >= 0 && !l->readonly)
         r = acct_ledger_prepare(l, e);
     if (r < 0) {
-        acct_ledger_close(l);
+        sqlite_close(l);
         return r;
     }
     *ret = l;
     return 0;
 }
 
-void acct_ledger_close(struct acct_ledger *l)
+static void sqlite_close(struct acct_store *l)
 {
     if (!l)
         return;
@@ -243,12 +245,12 @@ void acct_ledger_close(struct acct_ledger *l)
     free(l);
 }
 
-const char *acct_ledger_path(const struct acct_ledger *l)
+static const char *sqlite_path(const struct acct_store *l)
 {
     return l->path;
 }
 
-int acct_ledger_check(struct acct_ledger *l, struct cg_err *e)
+static int sqlite_check(struct acct_store *l, struct cg_err *e)
 {
     sqlite3_stmt *st = NULL;
     int rc, r = 0;
@@ -268,3 +270,17 @@ int acct_ledger_check(struct acct_ledger *l, struct cg_err *e)
 
 /* SQLite integers are signed 64-bit: counters never get near 2^63; CTL_UNSET/CTL_MAX
  * (and anything that large) is stored as NULL. */
+
+const struct acct_store_ops acct_sqlite_store = {
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .path = sqlite_path,
+    .check = sqlite_check,
+    .begin = acct_sqlite_begin,
+    .commit = acct_sqlite_commit,
+    .group = acct_sqlite_group,
+    .last = acct_sqlite_last,
+    .put_row = acct_sqlite_put_row,
+    .put_event = acct_sqlite_put_event,
+    .queries = &acct_sqlite_queries,
+};
