@@ -124,3 +124,17 @@ void acct_delta_step(const struct acct_state *prev, uint64_t start_ns, uint64_t 
     *ret_state = s;
     *ret_delta = d;
 }
+
+bool acct_row_admit(const struct acct_state *prev, bool prev_final, bool final, uint64_t *t_ns)
+{
+    if (!prev)
+        return true;
+    if (prev_final)
+        return false;
+    if (prev->t_ns >= *t_ns) {
+        if (!final)
+            return false;
+        *t_ns = prev->t_ns + 1;
+    }
+    return true;
+}

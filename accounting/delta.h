@@ -45,6 +45,8 @@
  *    on top of them.
  */
 
+#include <stdbool.h>
+
 #include "accounting/acct.h"
 
 /* One cumulative counter (rule 2). Returns the delta; *cum is updated in place. */
@@ -55,3 +57,9 @@ uint64_t acct_counter_step(uint64_t *cum, uint64_t cur);
 void acct_delta_step(const struct acct_state *prev, uint64_t start_ns, uint64_t t_ns,
                      const struct ctl_usage *u, uint64_t cpu_limit_ucores, uint64_t mem_limit,
                      struct acct_state *ret_state, struct acct_delta *ret_delta);
+
+/* Whether a generation takes a new row at *t_ns (ledger.h). prev is its latest row, or
+ * NULL for none; prev_final says that row is its final record. Nothing is taken after a
+ * final record, nor at or before the latest row, except a final record, which is moved
+ * to just after it (*t_ns), so that a racing sample's timestamp never loses it. */
+bool acct_row_admit(const struct acct_state *prev, bool prev_final, bool final, uint64_t *t_ns);

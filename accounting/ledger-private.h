@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Shared between ledger.c and report.c only. */
+/* Shared by the SQLite store's files only (store.h): ledger*.c and report-sql.c. */
 
 #include <sqlite3.h>
 #include <stdbool.h>
 
-#include "accounting/ledger.h"
+#include "accounting/store.h"
 
 /* ledger-vfs.c: the VFS of a short-lived writer (an existing WAL opened without
  * O_CREAT, so SQLite does not sync its directory again). Freed after the database. */
@@ -22,7 +22,7 @@ int acct_ledger_files_check(const char *path, bool readonly, bool *ret_immutable
 /* "file:PATH?mode=ro[&immutable=1]", PATH escaped; malloc'ed, NULL when out of memory. */
 char *acct_ledger_uri(const char *path, bool immutable);
 
-struct acct_ledger {
+struct acct_store {
     sqlite3 *db;
     struct acct_ledger_vfs *vfs; /* ACCT_LEDGER_SHORT_LIVED, or NULL */
     char *path;
@@ -62,12 +62,23 @@ struct acct_ledger {
 
 /* ledger-schema.c: reads PRAGMA user_version into l->schema and migrates a writer's ledger
  * to ACCT_SCHEMA_VERSION, one transaction per step (ledger.h). */
-int acct_ledger_migrate(struct acct_ledger *l, struct cg_err *e);
+int acct_ledger_migrate(struct acct_store *l, struct cg_err *e);
+
+/* ledger-write.c: prepares a writer's statements, and the writes of the store's table
+ * (store.h). */
+int acct_ledger_prepare(struct acct_store *l, struct cg_err *e);
+int acct_sqlite_begin(struct acct_store *l, struct cg_err *e);
+int acct_sqlite_commit(struct acct_store *l, int r, size_t n, struct cg_err *e, const char *what);
+int acct_sqlite_group(struct acct_store *l, const struct acct_group *g, uint64_t t_ns,
+                      uint64_t exact_start, int64_t *ret_id, uint64_t *ret_start);
+int acct_sqlite_last(struct acct_store *l, int64_t id, struct acct_state *ret, bool *ret_final);
+int acct_sqlite_put_row(struct acct_store *l, int64_t id, const struct acct_store_row *row);
+int acct_sqlite_put_event(struct acct_store *l, int64_t id, uint64_t t_ns, enum acct_event ev);
 
 /* Runs sql; on failure fills e ("what") and returns the error. */
-int acct_sql_exec(struct acct_ledger *l, const char *sql, struct cg_err *e, const char *what);
+int acct_sql_exec(struct acct_store *l, const char *sql, struct cg_err *e, const char *what);
 
 /* Maps an SQLite result code to a negative errno (0 for OK/ROW/DONE). */
 int acct_sql_errno(sqlite3 *db, int rc);
 /* Fills e with "ledger 'PATH': what: sqlite message" and returns r. */
-int acct_sql_err(struct acct_ledger *l, struct cg_err *e, int r, const char *what);
+int acct_sql_err(struct acct_store *l, struct cg_err *e, int r, const char *what);

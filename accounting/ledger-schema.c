@@ -96,7 +96,7 @@ static const char *const migrations[ACCT_SCHEMA_VERSION] = {
         "groups") " WHERE kind = 'instance' AND start_ns IS NULL;",
 };
 
-static int pragma_int(struct acct_ledger *l, const char *sql, int64_t *ret, struct cg_err *e)
+static int pragma_int(struct acct_store *l, const char *sql, int64_t *ret, struct cg_err *e)
 {
     sqlite3_stmt *st = NULL;
     int rc, r;
@@ -112,7 +112,7 @@ static int pragma_int(struct acct_ledger *l, const char *sql, int64_t *ret, stru
     return r < 0 ? acct_sql_err(l, e, r, sql) : 0;
 }
 
-int acct_ledger_migrate(struct acct_ledger *l, struct cg_err *e)
+int acct_ledger_migrate(struct acct_store *l, struct cg_err *e)
 {
     int64_t v = 0;
     char sql[64];

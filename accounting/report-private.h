@@ -4,7 +4,7 @@
 /* Shared by report.c (rows and cost), report-sql.c (reading the ledger) and
  * report-life.c (wall and frozen time) only. */
 
-#include "accounting/ledger-private.h"
+#include "accounting/store.h"
 #include "accounting/report.h"
 
 /* The figures a part carries. The first RP_ADDITIVE add up; RP_PEAK is a maximum. */
@@ -70,19 +70,34 @@ int rp_grow(void **v, size_t *cap, size_t n, size_t size);
 /* The first i in [0, n) for which below(ctx, i) is false; below must hold for a prefix. */
 size_t rp_bisect(size_t n, bool (*below)(const void *ctx, size_t i), const void *ctx);
 
-/* report-sql.c */
+/* The store's queries (store.h; SQLite: report-sql.c). */
 /* The ledger's first observation (an instance's start or a sample); 0 when it is empty. */
-int rp_first_ns(struct rp_ctx *c, uint64_t *ret);
+static inline int rp_first_ns(struct rp_ctx *c, uint64_t *ret)
+{
+    return c->l->ops->queries->first_ns(c, ret);
+}
 /* The instances whose life can meet [from, to), sorted by id. */
-int rp_load_instances(struct rp_ctx *c);
+static inline int rp_load_instances(struct rp_ctx *c)
+{
+    return c->l->ops->queries->load_instances(c);
+}
 /* The index of instance gid, loaded from the ledger if it is not yet; -ENOENT if it is
  * not an instance of the ledger. */
-int rp_instance(struct rp_ctx *c, int64_t gid, size_t *ret);
+static inline int rp_instance(struct rp_ctx *c, int64_t gid, size_t *ret)
+{
+    return c->l->ops->queries->instance(c, gid, ret);
+}
 /* Adds the usage parts (sample resolution) of every bucket. */
-int rp_usage(struct rp_ctx *c);
+static inline int rp_usage(struct rp_ctx *c)
+{
+    return c->l->ops->queries->usage(c);
+}
 /* What every (key, account) was billed before from (opts.billing decides what). */
-int rp_load_prefix(struct rp_ctx *c);
-/* Adds part p (copied). */
+static inline int rp_load_prefix(struct rp_ctx *c)
+{
+    return c->l->ops->queries->load_prefix(c);
+}
+/* report.c: adds part p (copied). */
 int rp_add_part(struct rp_ctx *c, const struct rp_part *p);
 
 /* One freeze/thaw event, or a generation's first observation (rp_load_events). */
@@ -95,7 +110,11 @@ struct rp_event {
 enum { RP_EV_FREEZE, RP_EV_THAW, RP_EV_SEEN };
 /* Every freeze and thaw event, and the first observation of every generation of each
  * path that has events; sorted by (path, gid, t). */
-int rp_load_events(struct rp_ctx *c, struct rp_event **ret, size_t *ret_n);
+static inline int rp_load_events(struct rp_ctx *c, struct rp_event **ret, size_t *ret_n)
+{
+    return c->l->ops->queries->load_events(c, ret, ret_n);
+}
+/* report-sql.c */
 void rp_events_free(struct rp_event *ev, size_t n);
 
 /* report-life.c: the wall and frozen parts of every instance, from its life and ev. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounting/ledger-private.h"
 #include "accounting/report-private.h"
 
 /*
@@ -51,12 +52,12 @@ static char *col_str(sqlite3_stmt *st, int i)
 
 static int sql_fail(struct rp_ctx *c, int rc, const char *what)
 {
-    return acct_sql_err(c->l, c->e, acct_sql_errno(c->l->db, rc), what);
+    return acct_sql_err(c->l->s, c->e, acct_sql_errno(c->l->s->db, rc), what);
 }
 
 static int prepare(struct rp_ctx *c, const char *sql, sqlite3_stmt **ret)
 {
-    int rc = sqlite3_prepare_v2(c->l->db, sql, -1, ret, NULL);
+    int rc = sqlite3_prepare_v2(c->l->s->db, sql, -1, ret, NULL);
 
     return rc == SQLITE_OK ? 0 : sql_fail(c, rc, "report");
 }
@@ -108,7 +109,7 @@ int rp_add_part(struct rp_ctx *c, const struct rp_part *p)
 /* An instance's start in any schema: its own, or its first observation (ledger.h). */
 #define START_SQL "coalesce(g.start_ns, " ACCT_FIRST_SEEN_SQL("g") ")"
 
-int rp_first_ns(struct rp_ctx *c, uint64_t *ret)
+static int sql_first_ns(struct rp_ctx *c, uint64_t *ret)
 {
     static const char sql[] =
         "SELECT min(m) FROM (SELECT min(" START_SQL ") m FROM groups g WHERE g.kind ="
@@ -136,7 +137,7 @@ static int instance_sql(const struct rp_ctx *c, const char *filter, char **ret)
                     " max(v.t_ns) FROM events v WHERE v.group_id = g.id), 0)) END, %s FROM"
                     " groups g WHERE g.kind = 'instance' AND"
                     " %s ORDER BY g.id",
-                    c->l->schema >= 3 ? "g.exit_status, g.policy" : "NULL, NULL", filter) < 0
+                    c->l->s->schema >= 3 ? "g.exit_status, g.policy" : "NULL, NULL", filter) < 0
                ? -ENOMEM
                : 0;
 }
@@ -202,7 +203,7 @@ static int read_instances(struct rp_ctx *c, sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : sql_fail(c, rc, "report: instances");
 }
 
-int rp_load_instances(struct rp_ctx *c)
+static int sql_load_instances(struct rp_ctx *c)
 {
     _cleanup_free_ char *sql = NULL;
     sqlite3_stmt *st = NULL;
@@ -241,7 +242,7 @@ static bool find_inst(const struct rp_ctx *c, int64_t gid, size_t *ret)
 
 /* An instance outside the range's lives can still have usage in it: a sample taken
  * before the exact start a final record gave it. */
-int rp_instance(struct rp_ctx *c, int64_t gid, size_t *ret)
+static int sql_instance(struct rp_ctx *c, int64_t gid, size_t *ret)
 {
     _cleanup_free_ char *sql = NULL;
     sqlite3_stmt *st = NULL;
@@ -357,7 +358,7 @@ static int cmp_seg(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-int rp_usage(struct rp_ctx *c)
+static int sql_usage(struct rp_ctx *c)
 {
     _cleanup_free_ struct segment *seg = malloc(5 * c->nb * sizeof(*seg));
     sqlite3_stmt *st[3][2] = {{NULL}};
@@ -369,8 +370,8 @@ int rp_usage(struct rp_ctx *c)
     /* Nothing was observed before the ledger's first observation: from 0 on, the first
      * bucket reads whole hours instead of the minutes of a partial one. */
     for (size_t b = 0; b < c->nb; b++)
-        n += segments(b == 0 && c->from_first ? 0 : c->edges[b], c->edges[b + 1], c->l->schema >= 2,
-                      b, seg + n);
+        n += segments(b == 0 && c->from_first ? 0 : c->edges[b], c->edges[b + 1],
+                      c->l->s->schema >= 2, b, seg + n);
     qsort(seg, n, sizeof(*seg), cmp_seg);
     for (size_t i = 0, j; r >= 0 && i < n; i = j) {
         const uint64_t gap = seg[i].table == SEG_SAMPLES ? 0 : 1;
@@ -448,7 +449,7 @@ static int prefix_sql(const struct rp_ctx *c, const struct segment *seg, size_t 
     return 0;
 }
 
-int rp_load_prefix(struct rp_ctx *c)
+static int sql_load_prefix(struct rp_ctx *c)
 {
     _cleanup_free_ char *sql = NULL;
     struct segment seg[3];
@@ -456,7 +457,7 @@ int rp_load_prefix(struct rp_ctx *c)
     size_t n, cap = 0;
     int rc, r;
 
-    n = prefix_segments(c->o->from_ns, c->l->schema >= 2, seg);
+    n = prefix_segments(c->o->from_ns, c->l->s->schema >= 2, seg);
     r = prefix_sql(c, seg, n, &sql);
     if (r >= 0)
         r = prepare(c, sql, &st);
@@ -509,7 +510,7 @@ void rp_events_free(struct rp_event *ev, size_t n)
     free(ev);
 }
 
-int rp_load_events(struct rp_ctx *c, struct rp_event **ret, size_t *ret_n)
+static int sql_load_events(struct rp_ctx *c, struct rp_event **ret, size_t *ret_n)
 {
     static const char sql[] =
         "SELECT x.group_id, g.path, x.t_ns, x.event = 'thaw' FROM events x JOIN groups g ON"
@@ -549,3 +550,12 @@ int rp_load_events(struct rp_ctx *c, struct rp_event **ret, size_t *ret_n)
     *ret_n = n;
     return 0;
 }
+
+const struct acct_store_queries acct_sqlite_queries = {
+    .first_ns = sql_first_ns,
+    .load_instances = sql_load_instances,
+    .instance = sql_instance,
+    .usage = sql_usage,
+    .load_prefix = sql_load_prefix,
+    .load_events = sql_load_events,
+};

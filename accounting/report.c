@@ -113,7 +113,7 @@ struct pair {
 struct build {
     struct rp_ctx *c;
     struct acct_report *rep;
-    const struct pol_rates *rates;
+    const struct acct_rates *rates;
     char **keys; /* sorted, distinct */
     size_t n_keys;
     struct pair *pairs; /* sorted by (key, account) */
@@ -121,16 +121,6 @@ struct build {
     struct acct_cost *key_cost; /* C(t) of each key before the row being made */
     bool *seen;                 /* instances counted in the total */
 };
-
-/* Same rule as pol_rates_multiplier(), which lives in the policy library (not linked
- * here: accounting only shares its struct). */
-static uint64_t multiplier(const struct pol_rates *rates, const char *account)
-{
-    for (size_t i = 0; rates && i < rates->n_multipliers; i++)
-        if (strcmp(rates->multipliers[i].account, account) == 0)
-            return rates->multipliers[i].ppm;
-    return ACCT_PPM_ONE;
-}
 
 static char *key_of(const struct rp_inst *x, enum acct_by by)
 {
@@ -233,7 +223,7 @@ static int make_pairs(struct build *b)
         return -ENOMEM;
     for (size_t i = 0; i < b->n_pairs; i++) {
         struct pair *p = &b->pairs[i];
-        p->ppm = multiplier(b->rates, p->account);
+        p->ppm = acct_rates_multiplier(b->rates, p->account);
         acct_cost_add(&b->key_cost[p->key], p->cpu_ns, p->mem_bs, b->rep->cpu_core_hour_micro,
                       b->rep->mem_gib_hour_micro, p->ppm);
     }
@@ -465,7 +455,7 @@ static int make_rows(struct build *b)
 
 /* ---- the report ---- */
 
-static int copy_rates(struct acct_report *rep, const struct pol_rates *rates)
+static int copy_rates(struct acct_report *rep, const struct acct_rates *rates)
 {
     if (!rates || rep->opts.billing == ACCT_BILL_NONE)
         return 0;
@@ -527,7 +517,7 @@ static void ctx_done(struct rp_ctx *c)
     free(c->edges);
 }
 
-static int build(struct rp_ctx *c, struct acct_report *rep, const struct pol_rates *rates)
+static int build(struct rp_ctx *c, struct acct_report *rep, const struct acct_rates *rates)
 {
     struct build b = {.c = c, .rep = rep, .rates = rates};
     int r;

@@ -51,7 +51,7 @@
 
 #include "accounting/ledger.h"
 #include "accounting/when.h"
-#include "policy/policy.h"
+#include "accounting/rates.h"
 
 enum acct_by {
     ACCT_BY_ACCOUNT,
@@ -89,9 +89,9 @@ struct acct_report_opts {
     uint64_t to_ns;   /* exclusive; from == to is an empty report */
     enum acct_by by;
     enum acct_billing billing;
-    enum acct_per per;             /* ACCT_PER_NONE: one row per key over [from, to) */
-    bool local;                    /* buckets and shown times in local time (TZ), else UTC */
-    const struct pol_rates *rates; /* NULL: no prices, cost 0 */
+    enum acct_per per;              /* ACCT_PER_NONE: one row per key over [from, to) */
+    bool local;                     /* buckets and shown times in local time (TZ), else UTC */
+    const struct acct_rates *rates; /* NULL: no prices, cost 0 */
 };
 
 /* One account's share of a row, and what that account of the row's key was billed

@@ -98,7 +98,7 @@ static double run_report_per(struct acct_ledger *l, uint64_t from, uint64_t to, 
                              struct acct_report **ret)
 {
     struct acct_report_opts o = {.from_ns = from, .to_ns = to, .by = ACCT_BY_ACCOUNT, .per = per};
-    struct pol_rates rates = {
+    struct acct_rates rates = {
         .currency = "EUR", .cpu_core_hour_micro = 40000, .mem_gib_hour_micro = 5000};
     struct cg_err e = {0};
     double t0 = now();

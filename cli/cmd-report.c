@@ -51,7 +51,7 @@ static int print_diags(struct cli *cli, struct pol_diags *d)
     return EXIT_INVALID;
 }
 
-static int load_rates(struct cli *cli, const char *rates_file, struct pol_rates *ret)
+static int load_rates(struct cli *cli, const char *rates_file, struct acct_rates *ret)
 {
     struct pol_diags d = {0};
     int r;
@@ -233,7 +233,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
     _cleanup_(acct_report_freep) struct acct_report *rep = NULL;
     _cleanup_free_ char *out = NULL;
     struct report_args a = {.fmt = cli->json ? ACCT_FMT_JSON : ACCT_FMT_TABLE};
-    struct pol_rates rates = {0};
+    struct acct_rates rates = {0};
     struct cg_err e = {0};
     size_t out_len = 0;
     FILE *f;

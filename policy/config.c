@@ -24,7 +24,7 @@ static const struct {
 
 #define INTERVAL_MIN_USEC  1000000ull
 #define INTERVAL_MAX_USEC  (24ull * 3600 * 1000000)
-#define MULTIPLIER_MAX_PPM (1000ull * POL_PPM)
+#define MULTIPLIER_MAX_PPM (1000ull * ACCT_PPM_ONE)
 
 struct cstate {
     const char *file;
@@ -122,7 +122,7 @@ static void rate(struct cstate *st, const char *key, const char *v, unsigned lin
 
 static void multiplier(struct cstate *st, const char *account, const char *v, unsigned line)
 {
-    struct pol_rates *r = &st->c->rates;
+    struct acct_rates *r = &st->c->rates;
     uint64_t ppm;
     void *nm;
 
@@ -164,7 +164,7 @@ static bool currency_valid(const char *v)
 
 static void on_rates_key(struct cstate *st, const char *key, const char *v, unsigned line)
 {
-    struct pol_rates *r = &st->c->rates;
+    struct acct_rates *r = &st->c->rates;
 
     if (strcmp(key, "Currency") == 0) {
         if (!currency_valid(v))
@@ -255,14 +255,6 @@ static void on_key(void *user, const char *section, const char *key, const char 
         on_class_key(st, cls, key, v, line);
 }
 
-static void rates_default(struct pol_rates *r)
-{
-    memset(r, 0, sizeof(*r));
-    snprintf(r->currency, sizeof(r->currency), "%s", POL_RATES_DEFAULT_CURRENCY);
-    r->cpu_core_hour_micro = POL_RATES_DEFAULT_CPU_CORE_HOUR_MICRO;
-    r->mem_gib_hour_micro = POL_RATES_DEFAULT_MEM_GIB_HOUR_MICRO;
-}
-
 int pol_config_builtin(struct pol_config *ret)
 {
     struct pol_config c = {
@@ -278,7 +270,7 @@ int pol_config_builtin(struct pol_config *ret)
         c.classes[i].builtin = true;
     }
     c.n_classes = ARRAY_SIZE(builtin_classes);
-    rates_default(&c.rates);
+    acct_rates_default(&c.rates);
     *ret = c;
     return 0;
 }
@@ -332,7 +324,7 @@ int pol_config_load(const char *path, bool required, struct pol_config *ret,
     return load(path, required, false, ret, diags);
 }
 
-int pol_rates_load(const char *path, struct pol_rates *ret, struct pol_diags *diags)
+int pol_rates_load(const char *path, struct acct_rates *ret, struct pol_diags *diags)
 {
     struct pol_config c;
     int r = load(path, true, true, &c, diags);
@@ -346,21 +338,14 @@ int pol_rates_load(const char *path, struct pol_rates *ret, struct pol_diags *di
     return 0;
 }
 
-void pol_rates_done(struct pol_rates *r)
+void pol_rates_done(struct acct_rates *r)
 {
-    if (!r)
-        return;
-    free(r->multipliers);
-    r->multipliers = NULL;
-    r->n_multipliers = 0;
+    acct_rates_done(r);
 }
 
-uint64_t pol_rates_multiplier(const struct pol_rates *r, const char *account)
+uint64_t pol_rates_multiplier(const struct acct_rates *r, const char *account)
 {
-    for (size_t i = 0; r && account && i < r->n_multipliers; i++)
-        if (strcmp(r->multipliers[i].account, account) == 0)
-            return r->multipliers[i].ppm;
-    return POL_PPM;
+    return acct_rates_multiplier(r, account);
 }
 
 void pol_config_free(struct pol_config *c)

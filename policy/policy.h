@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "accounting/rates.h"
 #include "controllers/controller.h"
 
 /* Namespaces a workload may ask for ([Namespaces] Isolate=). */
@@ -92,28 +93,9 @@ struct pol_class {
     unsigned line;
 };
 
-/* Defaults of the rate card (DESIGN.md). */
-#define POL_RATES_DEFAULT_CURRENCY            "EUR"
-#define POL_RATES_DEFAULT_CPU_CORE_HOUR_MICRO 40000 /* 0.04 */
-#define POL_RATES_DEFAULT_MEM_GIB_HOUR_MICRO  5000  /* 0.005 */
-#define POL_PPM                               1000000u
-
-struct pol_rates {
-    char currency[8];
-    /* Prices in micro-units of the currency per unit (integer, exact). */
-    uint64_t cpu_core_hour_micro;
-    uint64_t mem_gib_hour_micro;
-    /* Optional per-account multipliers in parts per million (1000000 = x1), from
-     * [Rates] Multiplier.ACCOUNT=DECIMAL. */
-    size_t n_multipliers;
-    struct {
-        char account[65];
-        uint64_t ppm;
-    } * multipliers;
-};
-
-/* Multiplier of an account in ppm (POL_PPM when none is configured). */
-uint64_t pol_rates_multiplier(const struct pol_rates *r, const char *account);
+/* The rate card is accounting's (accounting/rates.h); [Rates] is parsed into it. Same as
+ * acct_rates_multiplier(). */
+uint64_t pol_rates_multiplier(const struct acct_rates *r, const char *account);
 
 #define POL_INTERVAL_DEFAULT_USEC (10u * 1000000u)
 
@@ -122,7 +104,7 @@ struct pol_config {
     uint64_t interval_usec; /* [Accounting] Interval=, default 10 s, 1 s .. 24 h */
     size_t n_classes;
     struct pol_class *classes;
-    struct pol_rates rates;
+    struct acct_rates rates;
 };
 
 /* Which keys a policy wrote (for warnings: only settings that were asked for are warned
@@ -272,8 +254,8 @@ int pol_config_load(const char *path, bool required, struct pol_config *ret,
 
 /* Loads a rate card: a file holding a [Rates] section (a whole corral.conf also works).
  * Unset keys keep the defaults. */
-int pol_rates_load(const char *path, struct pol_rates *ret, struct pol_diags *diags);
-void pol_rates_done(struct pol_rates *r);
+int pol_rates_load(const char *path, struct acct_rates *ret, struct pol_diags *diags);
+void pol_rates_done(struct acct_rates *r);
 
 /* Parses one policy from an in-memory text (file is the name used in messages and to
  * derive the default workload name). Problems go to diags; returns 1 when the policy is

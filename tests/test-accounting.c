@@ -90,7 +90,7 @@ static int64_t sql_int(const char *sql)
     return v;
 }
 
-static struct acct_report *report(enum acct_by by, const struct pol_rates *rates)
+static struct acct_report *report(enum acct_by by, const struct acct_rates *rates)
 {
     struct acct_ledger *l = NULL;
     struct acct_report *rep = NULL;
@@ -215,6 +215,17 @@ Test(accounting, cpu_burn_within_2_percent)
     acct_ledger_close(l);
 }
 
+/* One pass of the sampler's table as it is (no scan), written to the ledger. */
+static void sample_into(struct acct_sampler *s, struct acct_ledger *l)
+{
+    const struct acct_sample *smp;
+    struct cg_err e = {0};
+    size_t n;
+
+    cr_assert_eq(acct_sampler_read(s, &smp, &n), 0);
+    cr_assert_eq(acct_ledger_write(l, smp, n, NULL, &e), 0, "%s", e.detail);
+}
+
 Test(accounting, memory_integral_within_5_percent)
 {
     struct acct_ledger *l;
@@ -232,21 +243,23 @@ Test(accounting, memory_integral_within_5_percent)
     g = group("normal/mem/run-1");
     t_spawn = now_ns();
     pid = start_in(g, hold_memory, &io, &rfd);
-    cr_assert_eq(read(rfd, &one, sizeof(one)), (ssize_t)sizeof(one));
-    /* The first sample is taken once the memory is held. Its row is the instance's first,
-     * so it starts at the instance's estimated start (the process's, ledger.h): the time
-     * it took to fault the memory in counts as a ramp from 0, half of it on average. */
-    t_ready = now_ns();
+    /* The sampler knows the instance (and its process's start) while the memory is being
+     * faulted in, so the first sample is read as soon as the child says it is held: the
+     * ledger counts that sample's row as a ramp from the instance's start, and a scan
+     * between the two (slow under load) would be counted half instead of whole. */
     cr_assert_eq(acct_sampler_new(th_ctx(), NULL, NULL, &s), 0);
     cr_assert_gt(acct_sampler_scan(s, &e), 0, "%s", e.detail);
-    cr_assert_eq(acct_sample_once(s, l, NULL, &e), 0, "%s", e.detail);
-    /* sample every 50 ms for 2 s (a short interval stands in for the default) */
+    cr_assert_eq(read(rfd, &one, sizeof(one)), (ssize_t)sizeof(one));
+    /* Its row is the instance's first, so it starts at the instance's estimated start (the
+     * process's, ledger.h): the time it took to fault the memory in counts as a ramp from
+     * 0, half of it on average. */
+    t_ready = now_ns();
+    sample_into(s, l);
+    /* sample every 50 ms for 2 s (a short interval stands in for the default); the last
+     * sample is read just before the kill */
     while (now_ns() - t_ready < 2 * NS) {
-        const struct acct_sample *smp;
-        size_t n;
         usleep(50000);
-        cr_assert_eq(acct_sampler_read(s, &smp, &n), 0);
-        cr_assert_eq(acct_ledger_write(l, smp, n, NULL, &e), 0, "%s", e.detail);
+        sample_into(s, l);
     }
     t_gone = now_ns();
     kill(pid, SIGKILL);
@@ -368,7 +381,7 @@ Test(accounting, recreated_group_not_double_counted)
 Test(accounting, totals_equal_sum_of_rows)
 {
     struct acct_ledger *l = ledger();
-    struct pol_rates rates = {
+    struct acct_rates rates = {
         .currency = "EUR", .cpu_core_hour_micro = 40000, .mem_gib_hour_micro = 5000};
     struct {
         char account[65];

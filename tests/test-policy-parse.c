@@ -389,7 +389,7 @@ Test(parse, config_missing_file)
 
 Test(parse, rates_file_alone)
 {
-    struct pol_rates r;
+    struct acct_rates r;
     struct pol_diags d = {0};
     char *p = put("rates.conf", "[Rates]\nCPUCoreHour=0.1\nMultiplier.ops=0\n");
 

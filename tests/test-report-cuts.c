@@ -231,7 +231,7 @@ static struct acct_report *report(struct acct_ledger *l, uint64_t from, uint64_t
         char account[65];
         uint64_t ppm;
     } mult[] = {{"team-a", 1250000}, {"team-b", 333333}};
-    static struct pol_rates rates = {
+    static struct acct_rates rates = {
         .currency = "EUR", .cpu_core_hour_micro = 40001, .mem_gib_hour_micro = 5003};
     struct acct_report_opts o = {
         .from_ns = from, .to_ns = to, .by = by, .billing = bill, .per = per, .rates = &rates};

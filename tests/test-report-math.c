@@ -190,6 +190,29 @@ Test(delta, trapezoid_integral_and_wall)
     cr_assert_eq(d.wall_ns, 0);
 }
 
+Test(delta, admit_takes_no_row_after_a_final_nor_a_late_sample)
+{
+    struct acct_state prev = {.t_ns = 10 * NS};
+    uint64_t t;
+
+    t = 5 * NS; /* a generation's first row: any time */
+    cr_assert(acct_row_admit(NULL, false, false, &t));
+    cr_assert_eq(t, 5 * NS);
+    t = 11 * NS;
+    cr_assert(acct_row_admit(&prev, false, false, &t));
+    cr_assert_eq(t, 11 * NS);
+    t = 10 * NS; /* a duplicate or a late sample is ignored */
+    cr_assert_not(acct_row_admit(&prev, false, false, &t));
+    t = 9 * NS;
+    cr_assert_not(acct_row_admit(&prev, false, false, &t));
+    t = 9 * NS; /* a late final record is kept, just after the latest row */
+    cr_assert(acct_row_admit(&prev, false, true, &t));
+    cr_assert_eq(t, 10 * NS + 1);
+    t = 20 * NS; /* nothing after a final record, not even another final */
+    cr_assert_not(acct_row_admit(&prev, true, false, &t));
+    cr_assert_not(acct_row_admit(&prev, true, true, &t));
+}
+
 Test(delta, reservation_and_frozen)
 {
     struct acct_state s0, s1;

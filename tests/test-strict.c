@@ -263,7 +263,7 @@ Test(strict, special_files_are_refused_at_once)
     char fifo[256], path[256], *files[1];
     struct pol_diags d = {0};
     struct pol_config c;
-    struct pol_rates rates;
+    struct acct_rates rates;
     struct pol_set s;
 
     snprintf(fifo, sizeof(fifo), "%s/x.policy", pdir);
