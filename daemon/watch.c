@@ -146,9 +146,11 @@ void corrald_unwatch(struct corrald_watches *w, int wd)
 
 int corrald_watch_events(struct corrald_watches *w, const char *path)
 {
-    if (!cg_ctx_is_v2(w->ctx))
+    const char *events = cg_ctx_events_file(w->ctx);
+
+    if (!events)
         return -1;
-    int wd = add(w, path, "cgroup.events", W_EVENTS, IN_MODIFY);
+    int wd = add(w, path, events, W_EVENTS, IN_MODIFY);
     return wd < 0 ? -1 : wd;
 }
 
