@@ -21,7 +21,7 @@
 #include "core/log.h"
 
 /* The controllers corral manages. The freezer is core to v2 (cgroup.freeze, 5.2+). */
-static const char *const v2_controllers[] = {"cpu", "memory", "pids"};
+static const char *const v2_controllers[] = {"cpu", "memory", "pids", "cpuset"};
 
 static bool word_in(const char *text, const char *word)
 {

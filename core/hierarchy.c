@@ -22,7 +22,7 @@ static const char *const mode_names[_CG_MODE_MAX] = {
 
 static const char *const hier_names[_CG_H_MAX] = {
     [CG_H_CPU] = "cpu",   [CG_H_CPUACCT] = "cpuacct", [CG_H_MEMORY] = "memory",
-    [CG_H_PIDS] = "pids", [CG_H_FREEZER] = "freezer",
+    [CG_H_PIDS] = "pids", [CG_H_FREEZER] = "freezer", [CG_H_CPUSET] = "cpuset",
 };
 
 const char *cg_mode_to_string(enum cg_mode m)
