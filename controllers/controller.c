@@ -5,12 +5,8 @@
 
 #include "controllers/controller.h"
 
-const struct ctl_controller *const ctl_table[_CTL_MAX] = {
-    [CTL_CPU] = &ctl_cpu,
-    [CTL_MEMORY] = &ctl_memory,
-    [CTL_PIDS] = &ctl_pids,
-    [CTL_FREEZER] = &ctl_freezer,
-};
+#define CTL_ENTRY_(ID, name) [CTL_##ID] = &ctl_##name,
+const struct ctl_controller *const ctl_table[_CTL_MAX] = {CTL_CONTROLLERS(CTL_ENTRY_, CTL_NONE_)};
 
 const char *ctl_id_to_string(ctl_id id)
 {

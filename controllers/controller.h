@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * The four controllers corral manages, described by one table (ctl_table). Each maps
+ * The controllers corral manages, described by one table (ctl_table). Each maps
  * abstract settings to the files of the running cgroup version, writes them through a
  * transaction (so apply can diff, roll back and prove idempotence), reads back what the
  * kernel reports, and reads usage counters.
@@ -24,12 +24,25 @@
 #define CTL_MAX   UINT64_MAX
 #define CTL_UNSET (UINT64_MAX - 1)
 
+/*
+ * The controllers in table order, each as C(ID, name) followed by K(KEY) for each of its
+ * settings: this gives enum ctl_id (CTL_ID), the settings' ids (CTL_KEY_KEY), the extern
+ * ctl_name and its ctl_table entry. A controller is its file (controllers/name.c, with
+ * the descriptors of its settings), its line here and its line in controllers/meson.build.
+ * The order is the order of the settings in the policy documentation.
+ */
+/* clang-format off */
+#define CTL_CONTROLLERS(C, K)                                                                      \
+    C(CPU, cpu) K(CPU_WEIGHT) K(CPU_MAX) K(CPU_PERIOD)                                             \
+    C(MEMORY, memory) K(MEM_MAX) K(MEM_HIGH) K(MEM_LOW) K(MEM_SWAP_MAX)                            \
+    C(PIDS, pids) K(PIDS_MAX)                                                                      \
+    C(FREEZER, freezer)
+/* clang-format on */
+
+#define CTL_NONE_(...)
+#define CTL_ID_(ID, name) CTL_##ID,
 typedef enum ctl_id {
-    CTL_CPU,
-    CTL_MEMORY,
-    CTL_PIDS,
-    CTL_FREEZER,
-    _CTL_MAX,
+    CTL_CONTROLLERS(CTL_ID_, CTL_NONE_) _CTL_MAX,
     _CTL_INVALID = -EINVAL,
 } ctl_id;
 
@@ -72,16 +85,9 @@ struct ctl_usage {
 /* The settings corral manages, one id each. What a setting is (policy key, unit, range,
  * default, kernel files, how each version expresses it) is its descriptor, owned by its
  * controller (struct ctl_key_desc); everyone else iterates the descriptors. */
+#define CTL_KEY_(KEY) CTL_KEY_##KEY,
 typedef enum ctl_key {
-    CTL_KEY_CPU_WEIGHT,
-    CTL_KEY_CPU_MAX,
-    CTL_KEY_CPU_PERIOD,
-    CTL_KEY_MEM_MAX,
-    CTL_KEY_MEM_HIGH,
-    CTL_KEY_MEM_LOW,
-    CTL_KEY_MEM_SWAP_MAX,
-    CTL_KEY_PIDS_MAX,
-    _CTL_KEY_MAX,
+    CTL_CONTROLLERS(CTL_NONE_, CTL_KEY_) _CTL_KEY_MAX,
     _CTL_KEY_INVALID = -EINVAL,
 } ctl_key;
 
@@ -170,10 +176,8 @@ struct ctl_controller {
     size_t n_keys;
 };
 
-extern const struct ctl_controller ctl_cpu;
-extern const struct ctl_controller ctl_memory;
-extern const struct ctl_controller ctl_pids;
-extern const struct ctl_controller ctl_freezer;
+#define CTL_EXTERN_(ID, name) extern const struct ctl_controller ctl_##name;
+CTL_CONTROLLERS(CTL_EXTERN_, CTL_NONE_)
 extern const struct ctl_controller *const ctl_table[_CTL_MAX];
 
 const char *ctl_id_to_string(ctl_id id);
