@@ -36,6 +36,7 @@ void ctl_warn(struct ctl_warnings *w, ctl_key key, const char *fmt, ...)
 
 void ctl_settings_init(struct ctl_settings *s)
 {
+    memset(s, 0, sizeof(*s));
     for (const struct ctl_key_desc *d = NULL; (d = ctl_key_next(d));)
         *ctl_key_field(d, s) = CTL_UNSET;
 }

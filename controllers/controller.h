@@ -56,6 +56,22 @@ typedef enum ctl_id {
 #define CTL_SHARES_MIN     2
 #define CTL_SHARES_MAX     262144
 
+/* The longest value one write of a plan carries, with its NUL (a transaction entry's). */
+#define CTL_VALUE_MAX 96
+
+/*
+ * A list of CPU or memory node numbers (CTL_UNIT_CPU_LIST, controllers/cpu-list.c), as
+ * cpuset.cpus and cpuset.mems show it: "0-3,6". `set` is the u64 the generic code sees at
+ * the descriptor's offset: CTL_UNSET when not configured, anything else when bits holds
+ * the list (an empty list is a list). Numbers run 0..CTL_CPU_LIST_MAX-1, and the kernel
+ * form must be shorter than CTL_VALUE_MAX.
+ */
+#define CTL_CPU_LIST_MAX 1024
+struct ctl_cpu_list {
+    uint64_t set;
+    uint64_t bits[CTL_CPU_LIST_MAX / 64];
+};
+
 struct ctl_settings {
     uint64_t cpu_weight;      /* 1..10000 */
     uint64_t cpu_max_usec;    /* quota per period, or CTL_MAX */
@@ -65,6 +81,8 @@ struct ctl_settings {
     uint64_t mem_low;
     uint64_t mem_swap_max;
     uint64_t pids_max; /* count or CTL_MAX */
+    /* The CTL_UNIT_CPU_LIST settings, one each, by their descriptors' offsets. */
+    struct ctl_cpu_list cpu_lists[2];
 };
 
 struct ctl_usage {
@@ -97,6 +115,7 @@ enum ctl_unit {
     CTL_UNIT_CPU_SHARE, /* a share of one CPU in ppm ("150%"); kept as quota usec */
     CTL_UNIT_DURATION,  /* usec ("100ms") */
     CTL_UNIT_BYTES,     /* bytes ("256M"), rounded down to the page size */
+    CTL_UNIT_CPU_LIST,  /* CPU or memory node numbers ("0-3,6"), a struct ctl_cpu_list */
 };
 
 struct ctl_key_desc {
@@ -105,7 +124,8 @@ struct ctl_key_desc {
     const char *section; /* policy section, "Memory" */
     const char *key;     /* policy key, "High" */
     enum ctl_unit unit;
-    uint64_t min, max; /* accepted range in the unit; BYTES: min 0 or 1 (one page) */
+    uint64_t min, max; /* accepted range in the unit; BYTES: min 0 or 1 (one page);
+                        * CPU_LIST: min 1 refuses an empty list, max is not used */
     bool max_ok;       /* "max" (CTL_MAX, no limit) is accepted */
     uint64_t def;      /* a new group's value, and what a key a policy leaves out means */
     size_t offset;     /* of its field in struct ctl_settings */
@@ -133,8 +153,8 @@ void ctl_warn(struct ctl_warnings *w, ctl_key key, const char *fmt, ...)
 struct ctl_step {
     enum cg_hier hier;
     const char *file;
-    char old_value[32];
-    char new_value[32];
+    char old_value[CTL_VALUE_MAX];
+    char new_value[CTL_VALUE_MAX];
 };
 
 struct ctl_plan {
@@ -198,6 +218,23 @@ const char *ctl_key_name(ctl_key id, char *buf, size_t size);
 const struct ctl_key_desc *ctl_key_next(const struct ctl_key_desc *d);
 void ctl_usage_init(struct ctl_usage *u);
 
+/* CPU lists (controllers/cpu-list.c). Parse takes the kernel's and a policy's syntax:
+ * -EINVAL for junk or a range N-M with M < N, -ERANGE for a number at or above
+ * CTL_CPU_LIST_MAX, -E2BIG for a list whose kernel form is too long for one write; sets
+ * `set`. Format prints the kernel's form (-ENOBUFS if size is too small). */
+int ctl_cpu_list_parse(const char *s, struct ctl_cpu_list *ret);
+int ctl_cpu_list_format(const struct ctl_cpu_list *l, char *buf, size_t size);
+bool ctl_cpu_list_has(const struct ctl_cpu_list *l, unsigned n);
+bool ctl_cpu_list_empty(const struct ctl_cpu_list *l);
+bool ctl_cpu_list_eq(const struct ctl_cpu_list *a, const struct ctl_cpu_list *b);
+/* *ret = a without b; whether anything is left. */
+bool ctl_cpu_list_minus(const struct ctl_cpu_list *a, const struct ctl_cpu_list *b,
+                        struct ctl_cpu_list *ret);
+/* The list of a CTL_UNIT_CPU_LIST descriptor in s (NULL for other units). */
+struct ctl_cpu_list *ctl_key_list(const struct ctl_key_desc *d, struct ctl_settings *s);
+const struct ctl_cpu_list *ctl_key_list_get(const struct ctl_key_desc *d,
+                                            const struct ctl_settings *s);
+
 /* Every controller in turn. Stops at the first error (the caller rolls t back). */
 int ctl_apply_all(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
                   struct ctl_warnings *w, struct cg_err *e);
@@ -208,7 +245,7 @@ void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, e
 /* A kernel file's value as read before a plan runs: what rollback writes back. */
 struct ctl_raw {
     const char *file;
-    char value[64];
+    char value[CTL_VALUE_MAX];
 };
 /* Writes the steps of p to g through t, each with the rollback value read from the kernel
  * (raw[i] for raw[i].file; the step's own old value when the file was not read). */
