@@ -34,6 +34,7 @@
 /* clang-format off */
 #define CTL_CONTROLLERS(C, K)                                                                      \
     C(CPU, cpu) K(CPU_WEIGHT) K(CPU_MAX) K(CPU_PERIOD)                                             \
+    C(CPUSET, cpuset) K(CPUSET_CPUS) K(CPUSET_MEMS)                                                \
     C(MEMORY, memory) K(MEM_MAX) K(MEM_HIGH) K(MEM_LOW) K(MEM_SWAP_MAX)                            \
     C(PIDS, pids) K(PIDS_MAX)                                                                      \
     C(FREEZER, freezer)
