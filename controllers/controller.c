@@ -5,12 +5,8 @@
 
 #include "controllers/controller.h"
 
-const struct ctl_controller *const ctl_table[_CTL_MAX] = {
-    [CTL_CPU] = &ctl_cpu,
-    [CTL_MEMORY] = &ctl_memory,
-    [CTL_PIDS] = &ctl_pids,
-    [CTL_FREEZER] = &ctl_freezer,
-};
+#define CTL_ENTRY_(ID, name) [CTL_##ID] = &ctl_##name,
+const struct ctl_controller *const ctl_table[_CTL_MAX] = {CTL_CONTROLLERS(CTL_ENTRY_, CTL_NONE_)};
 
 const char *ctl_id_to_string(ctl_id id)
 {
@@ -40,6 +36,7 @@ void ctl_warn(struct ctl_warnings *w, ctl_key key, const char *fmt, ...)
 
 void ctl_settings_init(struct ctl_settings *s)
 {
+    memset(s, 0, sizeof(*s));
     for (const struct ctl_key_desc *d = NULL; (d = ctl_key_next(d));)
         *ctl_key_field(d, s) = CTL_UNSET;
 }

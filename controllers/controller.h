@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * The four controllers corral manages, described by one table (ctl_table). Each maps
+ * The controllers corral manages, described by one table (ctl_table). Each maps
  * abstract settings to the files of the running cgroup version, writes them through a
  * transaction (so apply can diff, roll back and prove idempotence), reads back what the
  * kernel reports, and reads usage counters.
@@ -24,12 +24,26 @@
 #define CTL_MAX   UINT64_MAX
 #define CTL_UNSET (UINT64_MAX - 1)
 
+/*
+ * The controllers in table order, each as C(ID, name) followed by K(KEY) for each of its
+ * settings: this gives enum ctl_id (CTL_ID), the settings' ids (CTL_KEY_KEY), the extern
+ * ctl_name and its ctl_table entry. A controller is its file (controllers/name.c, with
+ * the descriptors of its settings), its line here and its line in controllers/meson.build.
+ * The order is the order of the settings in the policy documentation.
+ */
+/* clang-format off */
+#define CTL_CONTROLLERS(C, K)                                                                      \
+    C(CPU, cpu) K(CPU_WEIGHT) K(CPU_MAX) K(CPU_PERIOD)                                             \
+    C(CPUSET, cpuset) K(CPUSET_CPUS) K(CPUSET_MEMS)                                                \
+    C(MEMORY, memory) K(MEM_MAX) K(MEM_HIGH) K(MEM_LOW) K(MEM_SWAP_MAX)                            \
+    C(PIDS, pids) K(PIDS_MAX)                                                                      \
+    C(FREEZER, freezer)
+/* clang-format on */
+
+#define CTL_NONE_(...)
+#define CTL_ID_(ID, name) CTL_##ID,
 typedef enum ctl_id {
-    CTL_CPU,
-    CTL_MEMORY,
-    CTL_PIDS,
-    CTL_FREEZER,
-    _CTL_MAX,
+    CTL_CONTROLLERS(CTL_ID_, CTL_NONE_) _CTL_MAX,
     _CTL_INVALID = -EINVAL,
 } ctl_id;
 
@@ -43,6 +57,22 @@ typedef enum ctl_id {
 #define CTL_SHARES_MIN     2
 #define CTL_SHARES_MAX     262144
 
+/* The longest value one write of a plan carries, with its NUL (a transaction entry's). */
+#define CTL_VALUE_MAX 96
+
+/*
+ * A list of CPU or memory node numbers (CTL_UNIT_CPU_LIST, controllers/cpu-list.c), as
+ * cpuset.cpus and cpuset.mems show it: "0-3,6". `set` is the u64 the generic code sees at
+ * the descriptor's offset: CTL_UNSET when not configured, anything else when bits holds
+ * the list (an empty list is a list). Numbers run 0..CTL_CPU_LIST_MAX-1, and the kernel
+ * form must be shorter than CTL_VALUE_MAX.
+ */
+#define CTL_CPU_LIST_MAX 1024
+struct ctl_cpu_list {
+    uint64_t set;
+    uint64_t bits[CTL_CPU_LIST_MAX / 64];
+};
+
 struct ctl_settings {
     uint64_t cpu_weight;      /* 1..10000 */
     uint64_t cpu_max_usec;    /* quota per period, or CTL_MAX */
@@ -52,6 +82,8 @@ struct ctl_settings {
     uint64_t mem_low;
     uint64_t mem_swap_max;
     uint64_t pids_max; /* count or CTL_MAX */
+    /* The CTL_UNIT_CPU_LIST settings, one each, by their descriptors' offsets. */
+    struct ctl_cpu_list cpu_lists[2];
 };
 
 struct ctl_usage {
@@ -72,16 +104,9 @@ struct ctl_usage {
 /* The settings corral manages, one id each. What a setting is (policy key, unit, range,
  * default, kernel files, how each version expresses it) is its descriptor, owned by its
  * controller (struct ctl_key_desc); everyone else iterates the descriptors. */
+#define CTL_KEY_(KEY) CTL_KEY_##KEY,
 typedef enum ctl_key {
-    CTL_KEY_CPU_WEIGHT,
-    CTL_KEY_CPU_MAX,
-    CTL_KEY_CPU_PERIOD,
-    CTL_KEY_MEM_MAX,
-    CTL_KEY_MEM_HIGH,
-    CTL_KEY_MEM_LOW,
-    CTL_KEY_MEM_SWAP_MAX,
-    CTL_KEY_PIDS_MAX,
-    _CTL_KEY_MAX,
+    CTL_CONTROLLERS(CTL_NONE_, CTL_KEY_) _CTL_KEY_MAX,
     _CTL_KEY_INVALID = -EINVAL,
 } ctl_key;
 
@@ -91,6 +116,7 @@ enum ctl_unit {
     CTL_UNIT_CPU_SHARE, /* a share of one CPU in ppm ("150%"); kept as quota usec */
     CTL_UNIT_DURATION,  /* usec ("100ms") */
     CTL_UNIT_BYTES,     /* bytes ("256M"), rounded down to the page size */
+    CTL_UNIT_CPU_LIST,  /* CPU or memory node numbers ("0-3,6"), a struct ctl_cpu_list */
 };
 
 struct ctl_key_desc {
@@ -99,7 +125,8 @@ struct ctl_key_desc {
     const char *section; /* policy section, "Memory" */
     const char *key;     /* policy key, "High" */
     enum ctl_unit unit;
-    uint64_t min, max; /* accepted range in the unit; BYTES: min 0 or 1 (one page) */
+    uint64_t min, max; /* accepted range in the unit; BYTES: min 0 or 1 (one page);
+                        * CPU_LIST: min 1 refuses an empty list, max is not used */
     bool max_ok;       /* "max" (CTL_MAX, no limit) is accepted */
     uint64_t def;      /* a new group's value, and what a key a policy leaves out means */
     size_t offset;     /* of its field in struct ctl_settings */
@@ -127,8 +154,8 @@ void ctl_warn(struct ctl_warnings *w, ctl_key key, const char *fmt, ...)
 struct ctl_step {
     enum cg_hier hier;
     const char *file;
-    char old_value[32];
-    char new_value[32];
+    char old_value[CTL_VALUE_MAX];
+    char new_value[CTL_VALUE_MAX];
 };
 
 struct ctl_plan {
@@ -170,10 +197,8 @@ struct ctl_controller {
     size_t n_keys;
 };
 
-extern const struct ctl_controller ctl_cpu;
-extern const struct ctl_controller ctl_memory;
-extern const struct ctl_controller ctl_pids;
-extern const struct ctl_controller ctl_freezer;
+#define CTL_EXTERN_(ID, name) extern const struct ctl_controller ctl_##name;
+CTL_CONTROLLERS(CTL_EXTERN_, CTL_NONE_)
 extern const struct ctl_controller *const ctl_table[_CTL_MAX];
 
 const char *ctl_id_to_string(ctl_id id);
@@ -194,6 +219,23 @@ const char *ctl_key_name(ctl_key id, char *buf, size_t size);
 const struct ctl_key_desc *ctl_key_next(const struct ctl_key_desc *d);
 void ctl_usage_init(struct ctl_usage *u);
 
+/* CPU lists (controllers/cpu-list.c). Parse takes the kernel's and a policy's syntax:
+ * -EINVAL for junk or a range N-M with M < N, -ERANGE for a number at or above
+ * CTL_CPU_LIST_MAX, -E2BIG for a list whose kernel form is too long for one write; sets
+ * `set`. Format prints the kernel's form (-ENOBUFS if size is too small). */
+int ctl_cpu_list_parse(const char *s, struct ctl_cpu_list *ret);
+int ctl_cpu_list_format(const struct ctl_cpu_list *l, char *buf, size_t size);
+bool ctl_cpu_list_has(const struct ctl_cpu_list *l, unsigned n);
+bool ctl_cpu_list_empty(const struct ctl_cpu_list *l);
+bool ctl_cpu_list_eq(const struct ctl_cpu_list *a, const struct ctl_cpu_list *b);
+/* *ret = a without b; whether anything is left. */
+bool ctl_cpu_list_minus(const struct ctl_cpu_list *a, const struct ctl_cpu_list *b,
+                        struct ctl_cpu_list *ret);
+/* The list of a CTL_UNIT_CPU_LIST descriptor in s (NULL for other units). */
+struct ctl_cpu_list *ctl_key_list(const struct ctl_key_desc *d, struct ctl_settings *s);
+const struct ctl_cpu_list *ctl_key_list_get(const struct ctl_key_desc *d,
+                                            const struct ctl_settings *s);
+
 /* Every controller in turn. Stops at the first error (the caller rolls t back). */
 int ctl_apply_all(struct cg_group *g, const struct ctl_settings *s, struct cg_txn *t,
                   struct ctl_warnings *w, struct cg_err *e);
@@ -204,7 +246,7 @@ void ctl_diff(const struct ctl_settings *cur, const struct ctl_settings *want, e
 /* A kernel file's value as read before a plan runs: what rollback writes back. */
 struct ctl_raw {
     const char *file;
-    char value[64];
+    char value[CTL_VALUE_MAX];
 };
 /* Writes the steps of p to g through t, each with the rollback value read from the kernel
  * (raw[i] for raw[i].file; the step's own old value when the file was not read). */

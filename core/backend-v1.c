@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * cgroup v1 and hybrid: one directory per hierarchy (cpu, cpuacct, memory, pids, freezer),
- * created, joined and removed in each. Hierarchies mounted together ("cpu,cpuacct") share
- * one directory and are handled once.
+ * cgroup v1 and hybrid: one directory per hierarchy (cpu, cpuacct, memory, pids, freezer,
+ * cpuset), created, joined and removed in each. Hierarchies mounted together
+ * ("cpu,cpuacct") share one directory and are handled once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +23,26 @@
 static int v1_prepare_base(struct cg_ctx *ctx, struct cg_err *e)
 {
     /* v1 has no rule against processes in inner groups. */
+    return 0;
+}
+
+/* A new v1 cpuset group starts with empty cpuset.cpus and cpuset.mems, and no process can
+ * enter it until both are set: it gets its parent's, as cgroup.clone_children would give
+ * it (without changing that flag of a parent corral may not own). */
+static int v1_cpuset_inherit(int parent_fd, int child_fd, const char *group, struct cg_err *e)
+{
+    static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        char buf[4096];
+        int r = cg_read_at(parent_fd, files[i], buf, sizeof(buf));
+
+        if (r >= 0)
+            r = cg_write_at(child_fd, files[i], buf);
+        if (r < 0)
+            return cg_err_set(e, r, group, files[i], "cannot copy the parent's %s into a new group",
+                              files[i]);
+    }
     return 0;
 }
 
@@ -50,6 +70,9 @@ static int v1_create(struct cg_group *parent, const char *name, bool *ret_create
                            cg_hier_to_string((enum cg_hier)h));
             goto fail;
         }
+        if (h == CG_H_CPUSET && made[h] &&
+            (r = v1_cpuset_inherit(parent->fd[h], child->fd[h], child->path, e)) < 0)
+            goto fail;
     }
     *ret_created = any;
     return 0;

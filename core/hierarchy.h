@@ -5,7 +5,7 @@
 
 /*
  * What the running system has: pure cgroup v2, hybrid (v1 controllers plus a v2 mount
- * that carries none of ours), or legacy v1 only. corral speaks of five hierarchies; on
+ * that carries none of ours), or legacy v1 only. corral speaks of six hierarchies; on
  * v2 they are all the one unified tree.
  */
 enum cg_mode {
@@ -29,6 +29,7 @@ enum cg_hier {
     CG_H_MEMORY,
     CG_H_PIDS,
     CG_H_FREEZER,
+    CG_H_CPUSET, /* optional: a system without it works, its settings cannot be applied */
     _CG_H_MAX,
 };
 

@@ -111,6 +111,37 @@ static int parse_bytes(const struct ctl_key_desc *d, const char *v, uint64_t *re
     return 0;
 }
 
+int pol_setting_parse_list(const struct ctl_key_desc *d, const char *v, struct ctl_cpu_list *ret,
+                           char *msg, size_t size)
+{
+    struct ctl_cpu_list l;
+    int r = ctl_cpu_list_parse(v, &l);
+
+    if (r == 0 && d->min > 0 && ctl_cpu_list_empty(&l))
+        r = -ENODATA;
+    if (r == 0) {
+        *ret = l;
+        return 0;
+    }
+    if (r == -ENODATA)
+        snprintf(msg, size,
+                 "%s.%s='%s': an empty list: give at least one number, or leave "
+                 "the key out for no restriction",
+                 d->section, d->key, POL_X(v));
+    else if (r == -E2BIG)
+        snprintf(msg, size,
+                 "%s.%s='%s': too long: the list as the kernel prints it must be "
+                 "under %d characters",
+                 d->section, d->key, POL_X(v), CTL_VALUE_MAX);
+    else
+        snprintf(msg, size,
+                 "%s.%s='%s': %s: expected numbers from 0 to %d and ranges N-M, "
+                 "separated by commas (e.g. 0-3,6)",
+                 d->section, d->key, POL_X(v), r == -ERANGE ? "out of range" : "bad list",
+                 CTL_CPU_LIST_MAX - 1);
+    return -EINVAL;
+}
+
 int pol_setting_parse(const struct ctl_key_desc *d, const char *v, uint64_t *ret, char *msg,
                       size_t size)
 {
@@ -122,5 +153,9 @@ int pol_setting_parse(const struct ctl_key_desc *d, const char *v, uint64_t *ret
         [CTL_UNIT_BYTES] = parse_bytes,
     };
 
+    if (d->unit >= ARRAY_SIZE(parse) || !parse[d->unit]) {
+        snprintf(msg, size, "%s.%s: not a single number", d->section, d->key);
+        return -EINVAL;
+    }
     return parse[d->unit](d, v, ret, msg, size);
 }

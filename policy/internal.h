@@ -55,6 +55,9 @@ int pol_check_trusted_fd(int fd, const char *path, bool is_dir, struct pol_diags
  * msg. policy/desc.c. */
 int pol_setting_parse(const struct ctl_key_desc *d, const char *v, uint64_t *ret, char *msg,
                       size_t size);
+/* The same for a CTL_UNIT_CPU_LIST setting, into *ret. */
+int pol_setting_parse_list(const struct ctl_key_desc *d, const char *v, struct ctl_cpu_list *ret,
+                           char *msg, size_t size);
 
 /* The state of parsing one policy file (policy/parse.c, and parse-fs.c for [Filesystem]). */
 struct pol_pstate {

@@ -69,15 +69,18 @@ static void k_setting(struct pol_pstate *st, const struct ctl_key_desc *d, const
                       unsigned line)
 {
     char msg[256];
-    uint64_t x;
+    uint64_t x = 0;
+    int r = d->unit == CTL_UNIT_CPU_LIST
+                ? pol_setting_parse_list(d, v, ctl_key_list(d, &st->p->limits), msg, sizeof(msg))
+                : pol_setting_parse(d, v, &x, msg, sizeof(msg));
 
-    if (pol_setting_parse(d, v, &x, msg, sizeof(msg)) < 0) {
+    if (r < 0) {
         pol_bad(st, line, "%s", msg);
         return;
     }
     if (d->unit == CTL_UNIT_CPU_SHARE)
         st->cpu_ppm = x;
-    else
+    else if (d->unit != CTL_UNIT_CPU_LIST) /* a list is parsed in place */
         *ctl_key_field(d, &st->p->limits) = x;
     st->line[d->id] = line;
     st->p->keys |= POL_KEY(d->id);

@@ -160,7 +160,6 @@ static char *instance_of(const char *name)
  * sees it (/proc/PID/cgroup read here, not by the workload). */
 static void assert_members(const char *inst)
 {
-    static const char *const names[_CG_H_MAX] = {"cpu", "cpuacct", "memory", "pids", "freezer"};
     struct cg_ctx *ctx = th_ctx();
     pid_t *pids = NULL;
     size_t n = 0;
@@ -176,12 +175,13 @@ static void assert_members(const char *inst)
 
             if (!ctx->sys.mount[h] || (cg_ctx_is_v2(ctx) && h > 0))
                 continue;
-            got = th_proc_cgroup(pids[i], cg_ctx_is_v2(ctx) ? "" : names[h]);
+            got = th_proc_cgroup(pids[i],
+                                 cg_ctx_is_v2(ctx) ? "" : cg_hier_to_string((enum cg_hier)h));
             if (!got)
                 continue; /* the process exited meanwhile */
             snprintf(want, sizeof(want), "%s/%s", ctx->root_path[h], inst);
             cr_assert_str_eq(got, want, "pid %d in the %s hierarchy", (int)pids[i],
-                             cg_ctx_is_v2(ctx) ? "unified" : names[h]);
+                             cg_ctx_is_v2(ctx) ? "unified" : cg_hier_to_string((enum cg_hier)h));
             free(got);
         }
     free(pids);

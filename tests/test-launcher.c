@@ -313,7 +313,6 @@ static char *expected_path(enum cg_hier h, const char *group)
  * action after exec, so this is where CMD was from its first instruction. */
 static void check_placement(unsigned flags)
 {
-    static const char *const names[_CG_H_MAX] = {"cpu", "cpuacct", "memory", "pids", "freezer"};
     char *argv[] = {"/bin/cat", "/proc/self/cgroup", NULL};
     struct pol_policy p;
     struct launch_result res;
@@ -341,12 +340,12 @@ static void check_placement(unsigned flags)
                 char list[128], *s = NULL;
                 snprintf(list, sizeof(list), "%s", c1 + 1);
                 for (char *w = strtok_r(list, ",", &s); w && !match; w = strtok_r(NULL, ",", &s))
-                    match = strcmp(w, names[h]) == 0;
+                    match = strcmp(w, cg_hier_to_string((enum cg_hier)h)) == 0;
             }
             if (!match)
                 continue;
             want = expected_path((enum cg_hier)h, res.group);
-            cr_assert_str_eq(c2 + 1, want, "hierarchy %s", names[h]);
+            cr_assert_str_eq(c2 + 1, want, "hierarchy %s", cg_hier_to_string((enum cg_hier)h));
             free(want);
             checked++;
             if (v2)

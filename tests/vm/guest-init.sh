@@ -207,6 +207,9 @@ stage2() {
     fi
     echo "+cpu +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control ||
         say "VMINFO could not enable +cpu +memory +pids in the root"
+    # As systemd does; separately, so that a kernel without cpuset keeps the others.
+    echo "+cpuset" > /sys/fs/cgroup/cgroup.subtree_control ||
+        say "VMINFO could not enable +cpuset in the root"
     mkdir -p /sys/fs/cgroup/init.scope
     echo $$ > /sys/fs/cgroup/init.scope/cgroup.procs ||
         say "VMINFO could not move PID 1 into /init.scope"
