@@ -55,6 +55,11 @@ static inline int ctl_file_error(struct cg_group *g, enum cg_hier h, const char 
 {
     int fd = cg_group_fd(g, h);
 
+    if (fd < 0 && cg_ctx_has(cg_group_ctx(g), h))
+        return cg_err_set(e, -ENODEV, cg_group_path(g), file,
+                          "the group has no %s directory yet (made before that hierarchy was"
+                          " mounted): corral apply makes it",
+                          ctl);
     if (fd < 0)
         return cg_err_set(e, -ENODEV, cg_group_path(g), file,
                           "missing controller '%s': its hierarchy is not mounted", ctl);

@@ -55,7 +55,7 @@ static int v1_create(struct cg_group *parent, const char *name, bool *ret_create
     int r = 0;
 
     for (int h = 0; h < _CG_H_MAX; h++) {
-        if (!cg_slot(ctx, h))
+        if (!cg_slot(ctx, h) || parent->fd[h] < 0) /* optional, the parent not in it yet */
             continue;
         if (mkdirat(parent->fd[h], name, 0755) == 0)
             made[h] = any = true;
@@ -94,7 +94,7 @@ static int v1_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
     snprintf(buf, sizeof(buf), "%d", (int)pid);
     for (int h = 0; h < _CG_H_MAX; h++) {
         int r;
-        if (!cg_slot(g->ctx, h))
+        if (!cg_slot(g->ctx, h) || g->fd[h] < 0)
             continue;
         r = cg_write_at(g->fd[h], "cgroup.procs", buf);
         if (r < 0)
@@ -107,7 +107,7 @@ static int v1_attach(struct cg_group *g, pid_t pid, struct cg_err *e)
 static int v1_place_prepare(struct cg_group *g, struct cg_place *p, struct cg_err *e)
 {
     for (int h = 0; h < _CG_H_MAX; h++) {
-        if (!cg_slot(g->ctx, h))
+        if (!cg_slot(g->ctx, h) || g->fd[h] < 0)
             continue;
         p->self[h] = openat(g->fd[h], "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (p->self[h] < 0) {
@@ -161,7 +161,7 @@ static int v1_pids(struct cg_group *g, pid_t **ret, size_t *ret_n)
         pid_t *na;
         int r;
 
-        if (!cg_slot(g->ctx, h))
+        if (!cg_slot(g->ctx, h) || g->fd[h] < 0)
             continue;
         r = cg_read_pids_at(g->fd[h], "cgroup.procs", &p, &m);
         if (r < 0) {

@@ -140,6 +140,11 @@ int cg_base_open(struct cg_ctx *ctx, struct cg_group **ret, struct cg_err *e);
 /* Opens the corral root; with create, creates it (and prepares the base) if missing. */
 int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct cg_err *e);
 
+/* Whether g has its directory in every hierarchy the context has: false for a group made
+ * before an optional hierarchy (cpuset) appeared, which opens with none there until an
+ * apply (or any create) makes it. */
+bool cg_group_complete(const struct cg_group *g);
+
 /* Opens group `path` (relative to the root, validated); with create, creates every
  * missing level. ret_created (optional) tells whether the last level was created. */
 int cg_group_open(struct cg_ctx *ctx, const char *path, bool create, struct cg_group **ret,

@@ -159,8 +159,12 @@ int cg_group_child(struct cg_group *parent, const char *name, bool create, struc
         for (int h = 0; h < _CG_H_MAX; h++) {
             if (!cg_slot(ctx, h))
                 continue;
+            if (parent->fd[h] < 0) /* an optional hierarchy the parent is not in yet */
+                continue;
             child->fd[h] =
                 openat(parent->fd[h], name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child->fd[h] < 0 && errno == ENOENT && cg_hier_info(h)->optional)
+                continue;
             if (child->fd[h] < 0) {
                 r = -errno;
                 return cg_err_set(e, r, path, NULL,
@@ -206,7 +210,7 @@ static int walk(struct cg_group *start, const char *path, bool create, struct cg
 static bool root_cache_valid(const struct cg_group *root)
 {
     for (int h = 0; h < _CG_H_MAX; h++)
-        if (cg_slot(root->ctx, h) &&
+        if (cg_slot(root->ctx, h) && root->fd[h] >= 0 &&
             faccessat(root->fd[h], "cgroup.procs", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
             return false;
     return true;
@@ -231,7 +235,7 @@ int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct 
     int r;
 
     if (ctx->root_cache) {
-        if (root_cache_valid(ctx->root_cache))
+        if (root_cache_valid(ctx->root_cache) && (!create || cg_group_complete(ctx->root_cache)))
             return cg_group_dup(ctx->root_cache, ret);
         cg_group_free(TAKE_PTR(ctx->root_cache));
     }
@@ -249,7 +253,12 @@ int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct 
     }
     /* walk() takes base; the root's path is "" whatever its name in the hierarchy. */
     r = walk(base, ctx->root_rel, false, &root, NULL, &e1);
-    if (r == -ENOENT && create) {
+    if (r == 0 && create && !cg_group_complete(root)) {
+        /* Made before an optional hierarchy appeared: its directories there are made now
+         * (the walk creates what is missing and opens what is there). */
+        cg_group_free(TAKE_PTR(root));
+        r = walk(TAKE_PTR(copy), ctx->root_rel, true, &root, NULL, e);
+    } else if (r == -ENOENT && create) {
         /* Made here, so registered here: after the other roots were checked (roots.h). */
         struct make_root m = {.base = TAKE_PTR(copy)};
 
@@ -274,6 +283,14 @@ int cg_root_open(struct cg_ctx *ctx, bool create, struct cg_group **ret, struct 
         ctx->root_cache = NULL; /* only a cache */
     *ret = root;
     return 0;
+}
+
+bool cg_group_complete(const struct cg_group *g)
+{
+    for (int h = 0; h < _CG_H_MAX; h++)
+        if (cg_slot(g->ctx, h) && g->fd[h] < 0)
+            return false;
+    return true;
 }
 
 int cg_group_open(struct cg_ctx *ctx, const char *path, bool create, struct cg_group **ret,

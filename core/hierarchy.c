@@ -26,7 +26,7 @@ static const struct cg_hier_info hiers[_CG_H_MAX] = {
     [CG_H_MEMORY] = {"memory", "memory", "memory"},
     [CG_H_PIDS] = {"pids", "pids", "pids"},
     [CG_H_FREEZER] = {"freezer", "freezer", NULL},
-    [CG_H_CPUSET] = {"cpuset", "cpuset", "cpuset"},
+    [CG_H_CPUSET] = {"cpuset", "cpuset", "cpuset", true},
 };
 
 const struct cg_hier_info *cg_hier_info(enum cg_hier h)

@@ -48,6 +48,10 @@ struct cg_hier_info {
      * it without one (cpuacct: cpu.stat is always there; freezer: cgroup.freeze). On v2
      * every hierarchy is an alias of the first. */
     const char *v2_controller;
+    /* A hierarchy added after groups may already exist (cpuset): a group made before it
+     * opens without its directory there (fd -1, nothing to read or place) until the next
+     * apply creates it, and the root's id (core/roots.h) does not depend on it. */
+    bool optional;
 };
 
 const struct cg_hier_info *cg_hier_info(enum cg_hier h);

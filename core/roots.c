@@ -38,8 +38,9 @@ static void entry_done(struct root_entry *x)
     memset(x, 0, sizeof(*x));
 }
 
-/* Ours, from ctx: the root's directory in each hierarchy, inodes unknown. */
-static int entry_own(const struct cg_ctx *ctx, struct root_entry *ret)
+/* Ours, from ctx: the root's directory in each hierarchy, inodes unknown; without the
+ * optional hierarchies when `required` (the id: a root keeps it when cpuset appears). */
+static int entry_dirs(const struct cg_ctx *ctx, bool required, struct root_entry *ret)
 {
     struct root_entry x = {0};
 
@@ -47,7 +48,7 @@ static int entry_own(const struct cg_ctx *ctx, struct root_entry *ret)
     if (!x.arg)
         return -ENOMEM;
     for (int h = 0; h < _CG_H_MAX; h++) {
-        if (!cg_slot(ctx, h))
+        if (!cg_slot(ctx, h) || (required && cg_hier_info(h)->optional))
             continue;
         if (asprintf(&x.dir[x.n].path, "%s%s", ctx->sys.mount[h], ctx->root_path[h]) < 0) {
             entry_done(&x);
@@ -59,6 +60,11 @@ static int entry_own(const struct cg_ctx *ctx, struct root_entry *ret)
     return 0;
 }
 
+static int entry_own(const struct cg_ctx *ctx, struct root_entry *ret)
+{
+    return entry_dirs(ctx, false, ret);
+}
+
 int cg_root_id(struct cg_ctx *ctx, const char **ret)
 {
     struct root_entry own;
@@ -66,7 +72,7 @@ int cg_root_id(struct cg_ctx *ctx, const char **ret)
     int r;
 
     if (!ctx->root_id) {
-        r = entry_own(ctx, &own);
+        r = entry_dirs(ctx, true, &own);
         if (r < 0)
             return r;
         for (size_t i = 0; i < own.n; i++)

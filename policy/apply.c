@@ -77,8 +77,17 @@ static int open_child(struct cg_ctx *ctx, struct cg_group *parent, const char *p
         return -ENOMEM;
     if (parent) {
         r = cg_group_child(parent, name, false, &g, NULL, NULL);
-        if (r == 0)
+        if (r == 0 && (t->dry_run || cg_group_complete(g)))
             goto done;
+        if (r == 0) {
+            /* Made before an optional hierarchy (cpuset) appeared: completed there, not
+             * created (a rollback leaves the new, empty directories; they hold nothing). */
+            cg_group_free(TAKE_PTR(g));
+            r = cg_group_child(parent, name, true, &g, NULL, e);
+            if (r < 0)
+                return r;
+            goto done;
+        }
         if (r != -ENOENT)
             return cg_group_child(parent, name, false, ret, NULL, e); /* fills e */
     }
@@ -374,6 +383,10 @@ static int open_root(struct cg_ctx *ctx, struct cg_txn *t, struct cg_group **ret
     int r;
 
     r = cg_root_open(ctx, false, &root, NULL);
+    if (r == 0 && !t->dry_run && !cg_group_complete(root)) {
+        cg_group_free(TAKE_PTR(root)); /* made before cpuset appeared: completed */
+        return cg_root_open(ctx, true, ret, e);
+    }
     if (r == 0 || r != -ENOENT) {
         if (r < 0)
             return cg_root_open(ctx, false, ret, e); /* fills e */

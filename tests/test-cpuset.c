@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "controllers/controller.h"
 #include "core/txn.h"
@@ -239,4 +240,31 @@ Test(cpuset, a_process_run_under_the_policy_has_the_cpus)
     cg_group_free(cpuset_group("w"));
     run_on("0", "Cpus_allowed_list:\t0\n");
     run_on("0-1", "Cpus_allowed_list:\t0-1\n");
+}
+
+/* v1: groups made before the cpuset hierarchy was there (an upgrade, or cpuset mounted
+ * later) have no directory in it. status still reads them, and the next apply makes their
+ * cpuset directories (with the parent's sets) and writes the keys; run then places in them. */
+Test(cpuset, groups_made_before_the_hierarchy_are_completed_by_apply)
+{
+    const char *names[] = {"pin"}, *texts[] = {"[Workload]\nClass=normal\n[Pids]\nMax=50\n"};
+    const char *levels[] = {"normal/pin", "normal", ""};
+
+    th_require_binary(env.corral);
+    th_require_cgroups();
+    if (!cg_ctx_has(th_ctx(), CG_H_CPUSET))
+        cr_skip_test("no cpuset hierarchy on this machine");
+    if (v2())
+        cr_skip_test("v2 has one tree: no group can lack a hierarchy");
+    th_env_policies(&env, "p", names, texts, 1);
+    cr_assert_eq(TH_ENV_CORRAL(&env, th_root_arg(), "p", "apply >/dev/null"), 0);
+    for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
+        cr_assert_eq(rmdir(th_group_dir(CG_H_CPUSET, levels[i])), 0, "%s: %m", levels[i]);
+    cr_assert_eq(
+        TH_ENV_CORRAL(&env, th_root_arg(), "p", "status >%s/out 2>%s/err", env.tmpdir, env.tmpdir),
+        0, "%s", th_env_read(&env, "err"));
+    cr_assert(strstr(th_env_read(&env, "out"), "pin"), "status: %s", th_env_read(&env, "out"));
+    run_on("0", "Cpus_allowed_list:\t0\n");
+    cr_assert_eq(TH_ENV_CORRAL(&env, th_root_arg(), "p", "--json apply >%s/out", env.tmpdir), 0);
+    cr_assert(strstr(th_env_read(&env, "out"), "\"writes\":0"), "%s", th_env_read(&env, "out"));
 }
