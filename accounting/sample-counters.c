@@ -13,20 +13,6 @@
 #include "core/fileio.h"
 #include "core/name.h"
 
-/* The file of each counter (sample-private.h). */
-const struct acct_ctr_file acct_ctr_files[_C_MAX] = {
-    [C_CPU_USER] = {CG_H_CPUACCT, "cpuacct.usage_user", NULL},
-    [C_CPU_SYS] = {CG_H_CPUACCT, "cpuacct.usage_sys", NULL},
-    [C_CPU_USAGE] = {CG_H_CPUACCT, "cpuacct.usage", NULL},
-    [C_CPU_STAT] = {CG_H_CPU, "cpu.stat", "cpu.stat"},
-    [C_MEM_CUR] = {CG_H_MEMORY, "memory.usage_in_bytes", "memory.current"},
-    [C_MEM_PEAK] = {CG_H_MEMORY, "memory.max_usage_in_bytes", "memory.peak"},
-    [C_MEM_OOM] = {CG_H_MEMORY, "memory.oom_control", "memory.events"},
-    [C_PIDS_CUR] = {CG_H_PIDS, "pids.current", "pids.current"},
-    [C_PIDS_PEAK] = {CG_H_PIDS, "pids.peak", "pids.peak"},
-    [C_FROZEN] = {CG_H_FREEZER, "freezer.state", "cgroup.events"},
-};
-
 const char *acct_kind_to_string(enum acct_kind k)
 {
     static const char *const names[_ACCT_KIND_MAX] = {"class", "workload", "instance"};
@@ -62,92 +48,6 @@ int acct_group_from_path(const char *path, struct acct_group *ret)
     return 0;
 }
 
-/* Digits at p as u64; "max" as CTL_MAX; nothing parseable as CTL_UNSET. */
-static uint64_t num_at(const char *p)
-{
-    uint64_t v = 0;
-    const char *q = p;
-
-    if (p[0] == 'm' && p[1] == 'a' && p[2] == 'x')
-        return CTL_MAX;
-    for (; *q >= '0' && *q <= '9'; q++) {
-        if (v > (UINT64_MAX - 9) / 10)
-            return CTL_UNSET;
-        v = v * 10 + (uint64_t)(*q - '0');
-    }
-    return q == p ? CTL_UNSET : v;
-}
-
-/* The value of "key value" in a flat keyed file, or CTL_UNSET. */
-static uint64_t keyed(const char *text, const char *key, size_t klen)
-{
-    for (const char *line = text; line && *line;) {
-        if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
-            return num_at(line + klen + 1);
-        line = strchr(line, '\n');
-        if (line)
-            line++;
-    }
-    return CTL_UNSET;
-}
-
-#define KEYED(text, key) keyed(text, key, sizeof(key) - 1)
-
-static uint64_t usec_to_ns(uint64_t v)
-{
-    return v == CTL_UNSET || v == CTL_MAX ? v : v * 1000;
-}
-
-void acct_parse_ctr(enum ctr c, bool v2, const char *buf, struct ctl_usage *u)
-{
-    switch (c) {
-    case C_CPU_USER:
-        u->cpu_user_ns = num_at(buf);
-        break;
-    case C_CPU_SYS:
-        u->cpu_system_ns = num_at(buf);
-        break;
-    case C_CPU_USAGE:
-        u->cpu_usage_ns = num_at(buf);
-        break;
-    case C_CPU_STAT:
-        u->cpu_nr_periods = KEYED(buf, "nr_periods");
-        u->cpu_nr_throttled = KEYED(buf, "nr_throttled");
-        if (v2) {
-            u->cpu_usage_ns = usec_to_ns(KEYED(buf, "usage_usec"));
-            u->cpu_user_ns = usec_to_ns(KEYED(buf, "user_usec"));
-            u->cpu_system_ns = usec_to_ns(KEYED(buf, "system_usec"));
-            u->cpu_throttled_ns = usec_to_ns(KEYED(buf, "throttled_usec"));
-        } else {
-            u->cpu_throttled_ns = KEYED(buf, "throttled_time");
-        }
-        break;
-    case C_MEM_CUR:
-        u->mem_current = num_at(buf);
-        break;
-    case C_MEM_PEAK:
-        u->mem_peak = num_at(buf);
-        break;
-    case C_MEM_OOM:
-        u->mem_oom_kills = KEYED(buf, "oom_kill");
-        break;
-    case C_PIDS_CUR:
-        u->pids_current = num_at(buf);
-        break;
-    case C_PIDS_PEAK:
-        u->pids_peak = num_at(buf);
-        break;
-    case C_FROZEN:
-        if (v2)
-            u->frozen = KEYED(buf, "frozen");
-        else
-            u->frozen = strncmp(buf, "FROZEN", 6) == 0;
-        break;
-    default:
-        break;
-    }
-}
-
 /* ---- one-off reads (final records) ---- */
 
 /* Reads one file through a fresh fd; -ENODEV when the group is gone. */
@@ -170,13 +70,14 @@ static int read_fresh(int dfd, const char *name, char *buf, size_t size)
 
 int acct_read_usage(struct cg_group *g, struct ctl_usage *ret)
 {
-    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
+    enum cg_vocab v = cg_ctx_vocab(cg_group_ctx(g));
     char buf[1024];
 
     ctl_usage_init(ret);
     for (int c = 0; c < _C_MAX; c++) {
-        const char *name = v2 ? acct_ctr_files[c].v2 : acct_ctr_files[c].v1;
-        int dfd = cg_group_fd(g, acct_ctr_files[c].h), r;
+        const struct ctl_ctr_desc *d = ctl_ctr_desc((ctl_ctr)c);
+        const char *name = d->file[v].name;
+        int dfd = cg_group_fd(g, d->hier), r;
 
         if (!name || dfd < 0)
             continue;
@@ -187,7 +88,7 @@ int acct_read_usage(struct cg_group *g, struct ctl_usage *ret)
             return r;
         if (r < 0)
             continue; /* missing file: that counter stays unavailable */
-        acct_parse_ctr((enum ctr)c, v2, buf, ret);
+        ctl_ctr_parse(d, v, buf, false, ret);
     }
     return 0;
 }
@@ -197,7 +98,7 @@ static uint64_t read_num(int dfd, const char *file)
 
     if (dfd < 0 || cg_read_at(dfd, file, buf, sizeof(buf)) < 0)
         return CTL_UNSET;
-    return num_at(buf);
+    return ctl_ctr_num(buf);
 }
 
 /* The limits of a workload group, as reservation billing needs them. */
@@ -210,14 +111,14 @@ static void read_limits(struct cg_group *w, struct acct_group *ret)
         int dfd = cg_group_fd(w, CG_H_CPU);
         if (dfd >= 0 && cg_read_at(dfd, "cpu.max", buf, sizeof(buf)) >= 0) {
             char *sp = strchr(buf, ' ');
-            quota = num_at(buf);
-            period = sp ? num_at(sp + 1) : CTL_UNSET;
+            quota = ctl_ctr_num(buf);
+            period = sp ? ctl_ctr_num(sp + 1) : CTL_UNSET;
         }
         mem = read_num(cg_group_fd(w, CG_H_MEMORY), "memory.max");
     } else {
         int dfd = cg_group_fd(w, CG_H_CPU);
         if (dfd >= 0 && cg_read_at(dfd, "cpu.cfs_quota_us", buf, sizeof(buf)) >= 0)
-            quota = buf[0] == '-' ? CTL_MAX : num_at(buf);
+            quota = buf[0] == '-' ? CTL_MAX : ctl_ctr_num(buf);
         period = read_num(dfd, "cpu.cfs_period_us");
         mem = read_num(cg_group_fd(w, CG_H_MEMORY), "memory.limit_in_bytes");
         /* v1 spells "no limit" as PAGE_COUNTER_MAX pages in bytes (about 2^63). */

@@ -11,37 +11,24 @@
 
 #include "accounting/sample.h"
 
+/* The sampler's counters are the controllers' (struct ctl_ctr_desc), in their id order:
+ * their files, parse rules and hot/cold come from the descriptors. The rules of the pass
+ * name these. */
 enum ctr {
-    C_CPU_USER,
-    C_CPU_SYS,
-    C_CPU_USAGE,
-    C_CPU_STAT,
-    C_MEM_CUR,
-    C_MEM_PEAK,
-    C_MEM_OOM,
-    C_PIDS_CUR,
-    C_PIDS_PEAK,
-    C_FROZEN,
-    _C_MAX,
+    C_CPU_USAGE = CTL_CTR_CPU_USAGE,
+    C_PIDS_CUR = CTL_CTR_PIDS_CUR,
+    C_FROZEN = CTL_CTR_FROZEN,
+    _C_MAX = _CTL_CTR_MAX,
 };
 
-/* The file of each counter; v2 reads user/system time from cpu.stat, so it has no file
- * for the first two. */
-struct acct_ctr_file {
-    enum cg_hier h;
-    const char *v1, *v2;
-};
-extern const struct acct_ctr_file acct_ctr_files[_C_MAX];
+_Static_assert(_C_MAX <= 16, "struct grp keeps a counter's bit in a uint16_t");
 
-/* Parses the text of counter c into u. */
-void acct_parse_ctr(enum ctr c, bool v2, const char *buf, struct ctl_usage *u);
 /* The cgroup generation (inode number) of g. */
 int acct_cg_generation(struct cg_group *g, uint64_t *ret);
 
-/* The files of the idle fast path (sample.h), read at every pass; the others only when
- * the group moved. On v1 the CPU total may be skipped too (parent rule, sample.h). */
-#define FAST_V1   ((1u << C_CPU_USAGE) | (1u << C_PIDS_CUR) | (1u << C_MEM_CUR) | (1u << C_FROZEN))
-#define FAST_V2   ((1u << C_CPU_STAT) | (1u << C_PIDS_CUR) | (1u << C_MEM_CUR) | (1u << C_FROZEN))
+/* The files of the idle fast path (sample.h) are the descriptors' hot ones, read at every
+ * pass; the others only when the group moved. On v1 the CPU total may be skipped too
+ * (parent rule, sample.h). */
 #define ALL_FILES ((1u << _C_MAX) - 1)
 #define NO_PARENT UINT32_MAX
 
@@ -83,7 +70,10 @@ struct row {
 
 struct acct_sampler {
     struct cg_ctx *ctx;
-    bool v2;
+    bool v2; /* the v1 parent rule (sample.h) holds only where v2 is false */
+    enum cg_vocab vocab;
+    unsigned fast; /* the hot counters, 1u << c */
+    const struct ctl_ctr_desc *ctr[_C_MAX];
     acct_account_fn account_fn;
     void *userdata;
     struct cg_group *root; /* its dir fds serve on-demand reads */
@@ -101,6 +91,12 @@ struct acct_sampler {
     struct row *rows;
     struct acct_sample *all; /* acct_sampler_read()'s result */
 };
+
+/* Counter c's file in the sampler's vocabulary (its name is NULL where there is none). */
+static inline const struct ctl_ctr_file *acct_ctr_file(const struct acct_sampler *s, int c)
+{
+    return &s->ctr[c]->file[s->vocab];
+}
 
 /* An open or read that failed for want of fds or memory. */
 static inline bool acct_out_of_fds(int r)

@@ -85,8 +85,8 @@ static void open_files(struct scan *sc, struct grp *x, struct cg_group *g, unsig
     struct acct_sampler *s = sc->s;
 
     for (int c = 0; c < _C_MAX; c++) {
-        const char *name = s->v2 ? acct_ctr_files[c].v2 : acct_ctr_files[c].v1;
-        int dfd = g ? cg_group_fd(g, acct_ctr_files[c].h) : -1, fd;
+        const char *name = acct_ctr_file(s, c)->name;
+        int dfd = g ? cg_group_fd(g, s->ctr[c]->hier) : -1, fd;
 
         if (!(mask & (1u << c)) || x->fd[c] >= 0 || (x->absent & (1u << c)))
             continue;
@@ -102,7 +102,7 @@ static void open_files(struct scan *sc, struct grp *x, struct cg_group *g, unsig
             fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         else {
             char rel[256];
-            dfd = cg_group_fd(s->root, acct_ctr_files[c].h);
+            dfd = cg_group_fd(s->root, s->ctr[c]->hier);
             if (dfd < 0 || snprintf(rel, sizeof(rel), "%s/%s", x->path, name) >= (int)sizeof(rel))
                 continue;
             fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
@@ -170,8 +170,7 @@ static int scan_add(struct scan *sc, struct cg_group *g, uint32_t parent)
         if (ag.kind == ACCT_INSTANCE)
             x->start_ns = acct_instance_start(g, acct_sampler_now(s));
         for (int c = 0; c < _C_MAX; c++)
-            if (!(s->v2 ? acct_ctr_files[c].v2 : acct_ctr_files[c].v1) ||
-                cg_group_fd(g, acct_ctr_files[c].h) < 0)
+            if (!acct_ctr_file(s, c)->name || cg_group_fd(g, s->ctr[c]->hier) < 0)
                 x->absent |= (uint16_t)(1u << c);
     }
     open_files(sc, x, g, acct_sampler_fast_mask(s));

@@ -22,7 +22,7 @@ uint64_t acct_sampler_now(const struct acct_sampler *s)
 
 unsigned acct_sampler_fast_mask(const struct acct_sampler *s)
 {
-    return s->v2 ? FAST_V2 : FAST_V1;
+    return s->fast;
 }
 
 static void grp_close(struct acct_sampler *s, struct grp *g)
@@ -61,6 +61,12 @@ int acct_sampler_new(struct cg_ctx *ctx, acct_account_fn account_fn, void *userd
         return -ENOMEM;
     s->ctx = ctx;
     s->v2 = cg_ctx_is_v2(ctx);
+    s->vocab = cg_ctx_vocab(ctx);
+    for (int c = 0; c < _C_MAX; c++) {
+        s->ctr[c] = ctl_ctr_desc((ctl_ctr)c);
+        if (acct_ctr_file(s, c)->hot)
+            s->fast |= 1u << c;
+    }
     s->account_fn = account_fn;
     s->userdata = userdata;
     s->full_every = ACCT_SAMPLER_FULL_EVERY;
@@ -134,8 +140,8 @@ static int read_ctr(struct acct_sampler *s, struct grp *x, int c, char *buf, siz
         buf[n] = '\0';
         return 0;
     }
-    name = s->v2 ? acct_ctr_files[c].v2 : acct_ctr_files[c].v1;
-    dfd = s->root ? cg_group_fd(s->root, acct_ctr_files[c].h) : -1;
+    name = acct_ctr_file(s, c)->name;
+    dfd = s->root ? cg_group_fd(s->root, s->ctr[c]->hier) : -1;
     if (!name || dfd < 0)
         return -ENOENT;
     if (snprintf(rel, sizeof(rel), "%s/%s", x->path, name) >= (int)sizeof(rel))
@@ -222,7 +228,7 @@ static int read_grp(struct acct_sampler *s, size_t i, uint64_t t, struct ctl_usa
                 return 0;
             if (r < 0)
                 continue; /* stays as it was: unavailable, or last known */
-            acct_parse_ctr((enum ctr)c, s->v2, buf, u);
+            ctl_ctr_parse(s->ctr[c], s->vocab, buf, false, u);
         }
         if (round > 0 || full)
             break;

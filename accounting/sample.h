@@ -7,16 +7,10 @@
  * on each pass (open+read+close costs about five times more). A group whose files report
  * ENODEV was removed; it is dropped from the pass and forgotten at the next scan.
  *
- * Counters read (v1 | v2):
- *   CPU total        cpuacct.usage | cpu.stat usage_usec
- *   CPU user/system  cpuacct.usage_user, cpuacct.usage_sys | cpu.stat user_usec, system_usec
- *                    (tick-based estimates; delta.h scales them to the total)
- *   throttled        cpu.stat throttled_time | cpu.stat throttled_usec
- *   memory current   memory.usage_in_bytes | memory.current
- *   memory peak      memory.max_usage_in_bytes | memory.peak (5.19+)
- *   OOM kills        memory.oom_control oom_kill (4.13+) | memory.events oom_kill
- *   pids             pids.current, pids.peak (6.13+ on v2; missing -> unavailable)
- *   frozen           freezer.state FROZEN | cgroup.events frozen
+ * Counters read: the controllers' counter descriptors (struct ctl_ctr_desc, in
+ * controllers/cpu.c, memory.c, pids.c, freezer.c), each its file in the group's
+ * vocabulary; one a kernel or group lacks is unavailable (CTL_UNSET). CPU user/system are
+ * tick-based estimates (delta.h scales them to the total).
  * Limits (for reservation billing), read at scan time from the workload group:
  *   cpu.cfs_quota_us / cpu.cfs_period_us | cpu.max;  memory.limit_in_bytes | memory.max
  *

@@ -6,7 +6,8 @@
 #include "controllers/controller.h"
 
 #define CTL_ENTRY_(ID, name) [CTL_##ID] = &ctl_##name,
-const struct ctl_controller *const ctl_table[_CTL_MAX] = {CTL_CONTROLLERS(CTL_ENTRY_, CTL_NONE_)};
+const struct ctl_controller *const ctl_table[_CTL_MAX] = {
+    CTL_CONTROLLERS(CTL_ENTRY_, CTL_NONE_, CTL_NONE_)};
 
 const char *ctl_id_to_string(ctl_id id)
 {

@@ -26,24 +26,27 @@
 
 /*
  * The controllers in table order, each as C(ID, name) followed by K(KEY) for each of its
- * settings: this gives enum ctl_id (CTL_ID), the settings' ids (CTL_KEY_KEY), the extern
- * ctl_name and its ctl_table entry. A controller is its file (controllers/name.c, with
- * the descriptors of its settings), its line here and its line in controllers/meson.build.
+ * settings and U(CTR) for each of its usage counters: this gives enum ctl_id (CTL_ID), the
+ * settings' ids (CTL_KEY_KEY), the counters' ids (CTL_CTR_CTR), the extern ctl_name and its
+ * ctl_table entry. A controller is its file (controllers/name.c, with the descriptors of
+ * its settings and counters), its line here and its line in controllers/meson.build.
  * The order is the order of the settings in the policy documentation.
  */
 /* clang-format off */
-#define CTL_CONTROLLERS(C, K)                                                                      \
+#define CTL_CONTROLLERS(C, K, U)                                                                   \
     C(CPU, cpu) K(CPU_WEIGHT) K(CPU_MAX) K(CPU_PERIOD)                                             \
+        U(CPU_USER) U(CPU_SYS) U(CPU_USAGE) U(CPU_STAT)                                            \
     C(CPUSET, cpuset) K(CPUSET_CPUS) K(CPUSET_MEMS)                                                \
     C(MEMORY, memory) K(MEM_MAX) K(MEM_HIGH) K(MEM_LOW) K(MEM_SWAP_MAX)                            \
-    C(PIDS, pids) K(PIDS_MAX)                                                                      \
-    C(FREEZER, freezer)
+        U(MEM_CUR) U(MEM_PEAK) U(MEM_OOM)                                                          \
+    C(PIDS, pids) K(PIDS_MAX) U(PIDS_CUR) U(PIDS_PEAK)                                             \
+    C(FREEZER, freezer) U(FROZEN)
 /* clang-format on */
 
 #define CTL_NONE_(...)
 #define CTL_ID_(ID, name) CTL_##ID,
 typedef enum ctl_id {
-    CTL_CONTROLLERS(CTL_ID_, CTL_NONE_) _CTL_MAX,
+    CTL_CONTROLLERS(CTL_ID_, CTL_NONE_, CTL_NONE_) _CTL_MAX,
     _CTL_INVALID = -EINVAL,
 } ctl_id;
 
@@ -106,7 +109,7 @@ struct ctl_usage {
  * controller (struct ctl_key_desc); everyone else iterates the descriptors. */
 #define CTL_KEY_(KEY) CTL_KEY_##KEY,
 typedef enum ctl_key {
-    CTL_CONTROLLERS(CTL_NONE_, CTL_KEY_) _CTL_KEY_MAX,
+    CTL_CONTROLLERS(CTL_NONE_, CTL_KEY_, CTL_NONE_) _CTL_KEY_MAX,
     _CTL_KEY_INVALID = -EINVAL,
 } ctl_key;
 
@@ -134,6 +137,46 @@ struct ctl_key_desc {
      * `missing` is the warning for a value other than the default. */
     const char *file[_CG_VOCAB_MAX];
     const char *missing[_CG_VOCAB_MAX];
+};
+
+/* The usage counters corral samples, one id each; what a counter is (its hierarchy, its
+ * file in each vocabulary, how that file is parsed, whether the sampler reads it at every
+ * pass) is its descriptor, owned by its controller (struct ctl_ctr_desc). */
+#define CTL_CTR_(CTR) CTL_CTR_##CTR,
+typedef enum ctl_ctr {
+    CTL_CONTROLLERS(CTL_NONE_, CTL_NONE_, CTL_CTR_) _CTL_CTR_MAX,
+    _CTL_CTR_INVALID = -EINVAL,
+} ctl_ctr;
+
+/* How a counter's file is spelled. */
+enum ctl_ctr_form {
+    CTL_CTR_NONE,   /* no file in this vocabulary: the counter is unavailable there */
+    CTL_CTR_NUMBER, /* one number ("max" is CTL_MAX) */
+    CTL_CTR_KEYED,  /* "key value" lines (cpu.stat, memory.events) */
+    CTL_CTR_STATE,  /* a state word: 1 when the file starts with it, else 0 */
+};
+
+/* Where a value of the file goes: the field at offset in struct ctl_usage, times mult.
+ * key is the line's key (KEYED) or the word (STATE); NULL for a NUMBER. */
+struct ctl_ctr_field {
+    const char *key;
+    size_t offset;
+    uint64_t mult;
+};
+
+#define CTL_CTR_FIELDS 6
+struct ctl_ctr_file {
+    const char *name;
+    enum ctl_ctr_form form;
+    bool hot; /* read at every pass of the sampler; the others only when the group moved */
+    struct ctl_ctr_field f[CTL_CTR_FIELDS]; /* f[0], then up to the first without a key */
+};
+
+struct ctl_ctr_desc {
+    ctl_ctr id;
+    ctl_id ctl;
+    enum cg_hier hier;
+    struct ctl_ctr_file file[_CG_VOCAB_MAX]; /* by the group's vocabulary */
 };
 
 /* A setting the running cgroup version cannot express: reported, never dropped. */
@@ -195,10 +238,13 @@ struct ctl_controller {
     /* Its settings, in the order their policy keys are documented. */
     const struct ctl_key_desc *keys;
     size_t n_keys;
+    /* Its usage counters, in id order. */
+    const struct ctl_ctr_desc *ctrs;
+    size_t n_ctrs;
 };
 
 #define CTL_EXTERN_(ID, name) extern const struct ctl_controller ctl_##name;
-CTL_CONTROLLERS(CTL_EXTERN_, CTL_NONE_)
+CTL_CONTROLLERS(CTL_EXTERN_, CTL_NONE_, CTL_NONE_)
 extern const struct ctl_controller *const ctl_table[_CTL_MAX];
 
 const char *ctl_id_to_string(ctl_id id);
@@ -261,6 +307,16 @@ void ctl_warn_new(const struct ctl_settings *s, enum cg_vocab v, unsigned featur
 void ctl_plan_add(struct ctl_plan *p, enum cg_hier h, const char *file, const char *old_value,
                   const char *new_value);
 int ctl_read_usage_all(struct cg_group *g, struct ctl_usage *ret);
+
+/* The descriptor of counter id (NULL if out of range). */
+const struct ctl_ctr_desc *ctl_ctr_desc(ctl_ctr id);
+/* Parses the text of counter d's file in vocabulary v into the fields of u it names; a
+ * key the text lacks (or a value that does not parse) sets its field to CTL_UNSET, or
+ * leaves it alone with keep_missing. */
+void ctl_ctr_parse(const struct ctl_ctr_desc *d, enum cg_vocab v, const char *text,
+                   bool keep_missing, struct ctl_usage *u);
+/* The number at p (digits, or "max" as CTL_MAX); CTL_UNSET when nothing parses. */
+uint64_t ctl_ctr_num(const char *p);
 
 /* cpu.shares = weight * 1024 / 100, clamped to 2..262144 (v1), and its inverse rounded to
  * nearest and clamped to 1..10000, so weight -> shares -> weight is exact for the

@@ -155,37 +155,62 @@ static int cpu_read_settings(struct cg_group *g, struct ctl_settings *ret)
     return 0;
 }
 
+/* v1 keeps user and system time in cpuacct; v2 has them in cpu.stat only. */
+static const struct ctl_ctr_desc cpu_ctrs[] = {
+    {.id = CTL_CTR_CPU_USER,
+     .ctl = CTL_CPU,
+     .hier = CG_H_CPUACCT,
+     .file = {[CG_VOCAB_V1] = {"cpuacct.usage_user", CTL_CTR_NUMBER, false, CTL_NUM(cpu_user_ns)}}},
+    {.id = CTL_CTR_CPU_SYS,
+     .ctl = CTL_CPU,
+     .hier = CG_H_CPUACCT,
+     .file = {[CG_VOCAB_V1] = {"cpuacct.usage_sys", CTL_CTR_NUMBER, false,
+                               CTL_NUM(cpu_system_ns)}}},
+    {.id = CTL_CTR_CPU_USAGE,
+     .ctl = CTL_CPU,
+     .hier = CG_H_CPUACCT,
+     .file = {[CG_VOCAB_V1] = {"cpuacct.usage", CTL_CTR_NUMBER, true, CTL_NUM(cpu_usage_ns)}}},
+    {.id = CTL_CTR_CPU_STAT,
+     .ctl = CTL_CPU,
+     .hier = CG_H_CPU,
+     .file = {[CG_VOCAB_V1] = {"cpu.stat",
+                               CTL_CTR_KEYED,
+                               false,
+                               {CTL_KEY("nr_periods", cpu_nr_periods, 1),
+                                CTL_KEY("nr_throttled", cpu_nr_throttled, 1),
+                                CTL_KEY("throttled_time", cpu_throttled_ns, 1)}},
+              [CG_VOCAB_V2] = {"cpu.stat",
+                               CTL_CTR_KEYED,
+                               true,
+                               {CTL_KEY("nr_periods", cpu_nr_periods, 1),
+                                CTL_KEY("nr_throttled", cpu_nr_throttled, 1),
+                                CTL_KEY("usage_usec", cpu_usage_ns, 1000),
+                                CTL_KEY("user_usec", cpu_user_ns, 1000),
+                                CTL_KEY("system_usec", cpu_system_ns, 1000),
+                                CTL_KEY("throttled_usec", cpu_throttled_ns, 1000)}}}},
+};
+
 static int cpu_read_usage(struct cg_group *g, struct ctl_usage *ret)
 {
+    enum cg_vocab v = cg_ctx_vocab(cg_group_ctx(g));
+    const struct ctl_ctr_desc *stat_d = &cpu_ctrs[CTL_CTR_CPU_STAT - CTL_CTR_CPU_USER];
     _cleanup_free_ char *stat = NULL;
-    int fd = cg_group_fd(g, CG_H_CPU), r;
+    int r;
 
-    if (cg_ctx_is_v2(cg_group_ctx(g))) {
-        /* cpu.stat's usage lines are there even when the cpu controller is off (4.15+);
-         * the throttling lines only when it is on. */
-        r = ctl_read_text(fd, "cpu.stat", &stat);
-        if (r < 0)
-            return r;
-        ctl_keyed(stat, "usage_usec", 1000, &ret->cpu_usage_ns);
-        ctl_keyed(stat, "user_usec", 1000, &ret->cpu_user_ns);
-        ctl_keyed(stat, "system_usec", 1000, &ret->cpu_system_ns);
-        ctl_keyed(stat, "nr_periods", 1, &ret->cpu_nr_periods);
-        ctl_keyed(stat, "nr_throttled", 1, &ret->cpu_nr_throttled);
-        ctl_keyed(stat, "throttled_usec", 1000, &ret->cpu_throttled_ns);
-        return 0;
-    }
-    r = ctl_read_text(fd, "cpu.stat", &stat);
+    /* v2: cpu.stat's usage lines are there even when the cpu controller is off (4.15+);
+     * the throttling lines only when it is on. */
+    r = ctl_read_text(cg_group_fd(g, stat_d->hier), stat_d->file[v].name, &stat);
     if (r < 0)
         return r;
-    ctl_keyed(stat, "nr_periods", 1, &ret->cpu_nr_periods);
-    ctl_keyed(stat, "nr_throttled", 1, &ret->cpu_nr_throttled);
-    ctl_keyed(stat, "throttled_time", 1, &ret->cpu_throttled_ns);
-    fd = cg_group_fd(g, CG_H_CPUACCT);
-    r = ctl_read_counter(fd, "cpuacct.usage", &ret->cpu_usage_ns);
-    if (r >= 0)
-        r = ctl_read_counter(fd, "cpuacct.usage_user", &ret->cpu_user_ns);
-    if (r >= 0)
-        r = ctl_read_counter(fd, "cpuacct.usage_sys", &ret->cpu_system_ns);
+    if (stat)
+        ctl_ctr_parse(stat_d, v, stat, true, ret);
+    /* v1: the times in cpuacct's files (v2 has no files for them). */
+    for (size_t i = 0; i < ARRAY_SIZE(cpu_ctrs) && r >= 0; i++) {
+        const struct ctl_ctr_desc *d = &cpu_ctrs[i];
+        if (d->file[v].form == CTL_CTR_NUMBER)
+            r = ctl_read_counter(cg_group_fd(g, d->hier), d->file[v].name,
+                                 (uint64_t *)((char *)ret + d->file[v].f[0].offset));
+    }
     return r;
 }
 
@@ -347,4 +372,6 @@ const struct ctl_controller ctl_cpu = {
     .read_usage = cpu_read_usage,
     .keys = cpu_keys,
     .n_keys = ARRAY_SIZE(cpu_keys),
+    .ctrs = cpu_ctrs,
+    .n_ctrs = ARRAY_SIZE(cpu_ctrs),
 };

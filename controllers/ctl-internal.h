@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -38,6 +39,14 @@ uint64_t ctl_memsw_sum(uint64_t mem_max, uint64_t swap_max);
 /* v1 needs limit_in_bytes <= memsw.limit_in_bytes after every single write: when the new
  * memory limit exceeds the current memsw limit, memsw must be raised first. */
 bool ctl_memsw_first(uint64_t new_limit, uint64_t cur_memsw);
+
+/* A counter's field in struct ctl_usage, for its descriptor: a number, a key of a keyed
+ * file (times mult), a state word. */
+/* clang-format off */
+#define CTL_U(field)            offsetof(struct ctl_usage, field)
+#define CTL_NUM(field)          {{NULL, CTL_U(field), 1}}
+#define CTL_KEY(key, field, mu) {key, CTL_U(field), mu}
+/* clang-format on */
 
 /* Formats a count or CTL_MAX ("max"). */
 static inline void ctl_format_u64(uint64_t v, char *buf, size_t size)
@@ -131,13 +140,4 @@ static inline int ctl_read_text(int dirfd, const char *file, char **ret)
     if (r == -ENOENT)
         return faccessat(dirfd, "cgroup.procs", F_OK, 0) < 0 ? -ENOENT : 0;
     return r < 0 ? r : 0;
-}
-
-/* Sets *field to key's value times mult; a missing text or key leaves it alone. */
-static inline void ctl_keyed(const char *text, const char *key, uint64_t mult, uint64_t *field)
-{
-    uint64_t v;
-
-    if (text && cg_keyed_u64(text, key, &v) == 0)
-        *field = v * mult;
 }

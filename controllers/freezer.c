@@ -368,6 +368,17 @@ int ctl_freezer_thaw(struct cg_group *g, uint64_t timeout_usec, struct cg_err *e
     return r;
 }
 
+/* The sampler's view of the state: v1 FROZEN (FREEZING is not frozen yet), v2 the
+ * "frozen" line of cgroup.events. */
+static const struct ctl_ctr_desc freezer_ctrs[] = {
+    {.id = CTL_CTR_FROZEN,
+     .ctl = CTL_FREEZER,
+     .hier = CG_H_FREEZER,
+     .file =
+         {[CG_VOCAB_V1] = {"freezer.state", CTL_CTR_STATE, true, {{"FROZEN", CTL_U(frozen), 1}}},
+          [CG_VOCAB_V2] = {"cgroup.events", CTL_CTR_KEYED, true, {CTL_KEY("frozen", frozen, 1)}}}},
+};
+
 static int freezer_read_usage(struct cg_group *g, struct ctl_usage *ret)
 {
     enum ctl_freeze_state s;
@@ -385,4 +396,6 @@ const struct ctl_controller ctl_freezer = {
     .name = "freezer",
     .id = CTL_FREEZER,
     .read_usage = freezer_read_usage,
+    .ctrs = freezer_ctrs,
+    .n_ctrs = ARRAY_SIZE(freezer_ctrs),
 };

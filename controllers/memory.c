@@ -228,20 +228,47 @@ static int memory_read_settings(struct cg_group *g, struct ctl_settings *ret)
     return 0;
 }
 
+/* memory.peak: 5.19+; oom_kill in memory.oom_control: 4.13+. */
+static const struct ctl_ctr_desc memory_ctrs[] = {
+    {.id = CTL_CTR_MEM_CUR,
+     .ctl = CTL_MEMORY,
+     .hier = CG_H_MEMORY,
+     .file = {[CG_VOCAB_V1] = {"memory.usage_in_bytes", CTL_CTR_NUMBER, true, CTL_NUM(mem_current)},
+              [CG_VOCAB_V2] = {"memory.current", CTL_CTR_NUMBER, true, CTL_NUM(mem_current)}}},
+    {.id = CTL_CTR_MEM_PEAK,
+     .ctl = CTL_MEMORY,
+     .hier = CG_H_MEMORY,
+     .file = {[CG_VOCAB_V1] = {"memory.max_usage_in_bytes", CTL_CTR_NUMBER, false,
+                               CTL_NUM(mem_peak)},
+              [CG_VOCAB_V2] = {"memory.peak", CTL_CTR_NUMBER, false, CTL_NUM(mem_peak)}}},
+    {.id = CTL_CTR_MEM_OOM,
+     .ctl = CTL_MEMORY,
+     .hier = CG_H_MEMORY,
+     .file = {[CG_VOCAB_V1] = {"memory.oom_control",
+                               CTL_CTR_KEYED,
+                               false,
+                               {CTL_KEY("oom_kill", mem_oom_kills, 1)}},
+              [CG_VOCAB_V2] = {"memory.events",
+                               CTL_CTR_KEYED,
+                               false,
+                               {CTL_KEY("oom_kill", mem_oom_kills, 1)}}}},
+};
+
 static int memory_read_usage(struct cg_group *g, struct ctl_usage *ret)
 {
     _cleanup_free_ char *text = NULL;
     int fd = cg_group_fd(g, CG_H_MEMORY), r;
-    bool v2 = cg_ctx_is_v2(cg_group_ctx(g));
+    enum cg_vocab v = cg_ctx_vocab(cg_group_ctx(g));
 
-    r = ctl_read_counter(fd, v2 ? "memory.current" : "memory.usage_in_bytes", &ret->mem_current);
+    r = ctl_read_counter(fd, memory_ctrs[0].file[v].name, &ret->mem_current);
     if (r >= 0)
-        r = ctl_read_counter(fd, v2 ? "memory.peak" : "memory.max_usage_in_bytes", &ret->mem_peak);
+        r = ctl_read_counter(fd, memory_ctrs[1].file[v].name, &ret->mem_peak);
     if (r >= 0)
-        r = ctl_read_text(fd, v2 ? "memory.events" : "memory.oom_control", &text);
+        r = ctl_read_text(fd, memory_ctrs[2].file[v].name, &text);
     if (r < 0)
         return r;
-    ctl_keyed(text, "oom_kill", 1, &ret->mem_oom_kills);
+    if (text)
+        ctl_ctr_parse(&memory_ctrs[2], v, text, true, ret);
     return 0;
 }
 
@@ -442,4 +469,6 @@ const struct ctl_controller ctl_memory = {
     .read_usage = memory_read_usage,
     .keys = memory_keys,
     .n_keys = ARRAY_SIZE(memory_keys),
+    .ctrs = memory_ctrs,
+    .n_ctrs = ARRAY_SIZE(memory_ctrs),
 };

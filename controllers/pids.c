@@ -29,14 +29,29 @@ static int pids_read_settings(struct cg_group *g, struct ctl_settings *ret)
     return ctl_read_counter(cg_group_fd(g, CG_H_PIDS), "pids.max", &ret->pids_max);
 }
 
+/* pids.peak: 6.13+ on v2. */
+static const struct ctl_ctr_desc pids_ctrs[] = {
+    {.id = CTL_CTR_PIDS_CUR,
+     .ctl = CTL_PIDS,
+     .hier = CG_H_PIDS,
+     .file = {[CG_VOCAB_V1] = {"pids.current", CTL_CTR_NUMBER, true, CTL_NUM(pids_current)},
+              [CG_VOCAB_V2] = {"pids.current", CTL_CTR_NUMBER, true, CTL_NUM(pids_current)}}},
+    {.id = CTL_CTR_PIDS_PEAK,
+     .ctl = CTL_PIDS,
+     .hier = CG_H_PIDS,
+     .file = {[CG_VOCAB_V1] = {"pids.peak", CTL_CTR_NUMBER, false, CTL_NUM(pids_peak)},
+              [CG_VOCAB_V2] = {"pids.peak", CTL_CTR_NUMBER, false, CTL_NUM(pids_peak)}}},
+};
+
 static int pids_read_usage(struct cg_group *g, struct ctl_usage *ret)
 {
+    enum cg_vocab v = cg_ctx_vocab(cg_group_ctx(g));
     int fd = cg_group_fd(g, CG_H_PIDS), r;
 
-    r = ctl_read_counter(fd, "pids.current", &ret->pids_current);
+    r = ctl_read_counter(fd, pids_ctrs[0].file[v].name, &ret->pids_current);
     if (r < 0)
         return r;
-    return ctl_read_counter(fd, "pids.peak", &ret->pids_peak);
+    return ctl_read_counter(fd, pids_ctrs[1].file[v].name, &ret->pids_peak);
 }
 
 static void pids_diff(const struct ctl_settings *cur, const struct ctl_settings *want,
@@ -82,4 +97,6 @@ const struct ctl_controller ctl_pids = {
     .read_usage = pids_read_usage,
     .keys = pids_keys,
     .n_keys = ARRAY_SIZE(pids_keys),
+    .ctrs = pids_ctrs,
+    .n_ctrs = ARRAY_SIZE(pids_ctrs),
 };
