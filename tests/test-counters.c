@@ -101,8 +101,7 @@ Test(counters, parse_rules)
     cr_assert_eq(u.frozen, 1);
     ctl_ctr_parse(ctl_ctr_desc(CTL_CTR_FROZEN), CG_VOCAB_V1, "FREEZING\n", false, &u);
     cr_assert_eq(u.frozen, 0);
-    ctl_ctr_parse(ctl_ctr_desc(CTL_CTR_FROZEN), CG_VOCAB_V2, "populated 1\nfrozen 1\n", false,
-                  &u);
+    ctl_ctr_parse(ctl_ctr_desc(CTL_CTR_FROZEN), CG_VOCAB_V2, "populated 1\nfrozen 1\n", false, &u);
     cr_assert_eq(u.frozen, 1);
     ctl_ctr_parse(ctl_ctr_desc(CTL_CTR_PIDS_CUR), CG_VOCAB_V2, "max\n", false, &u);
     cr_assert_eq(u.pids_current, CTL_MAX);

@@ -242,6 +242,17 @@ Test(cpuset, a_process_run_under_the_policy_has_the_cpus)
     run_on("0-1", "Cpus_allowed_list:\t0-1\n");
 }
 
+/* The last command's output holds `want`. */
+static void expect_out(const char *want)
+{
+    char *out = th_env_read(&env, "out");
+    bool ok = out && strstr(out, want);
+
+    cr_expect(ok, "want '%s' in: %s", want, out ? out : "(none)");
+    free(out);
+    cr_assert(ok);
+}
+
 /* v1: groups made before the cpuset hierarchy was there (an upgrade, or cpuset mounted
  * later) have no directory in it. status still reads them, and the next apply makes their
  * cpuset directories (with the parent's sets) and writes the keys; run then places in them. */
@@ -263,8 +274,8 @@ Test(cpuset, groups_made_before_the_hierarchy_are_completed_by_apply)
     cr_assert_eq(
         TH_ENV_CORRAL(&env, th_root_arg(), "p", "status >%s/out 2>%s/err", env.tmpdir, env.tmpdir),
         0, "%s", th_env_read(&env, "err"));
-    cr_assert(strstr(th_env_read(&env, "out"), "pin"), "status: %s", th_env_read(&env, "out"));
+    expect_out("pin");
     run_on("0", "Cpus_allowed_list:\t0\n");
     cr_assert_eq(TH_ENV_CORRAL(&env, th_root_arg(), "p", "--json apply >%s/out", env.tmpdir), 0);
-    cr_assert(strstr(th_env_read(&env, "out"), "\"writes\":0"), "%s", th_env_read(&env, "out"));
+    expect_out("\"writes\":0");
 }
