@@ -11,6 +11,7 @@
 #include "accounting/sample.h"
 #include "accounting/sample-private.h"
 #include "core/fileio.h"
+#include "core/macro.h"
 #include "core/name.h"
 
 /* ---- the walk ---- */
@@ -40,15 +41,7 @@ struct grp *acct_grp_find(struct acct_sampler *s, const char *path)
 
 static int scan_grow(struct scan *sc)
 {
-    if (sc->n == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 64;
-        struct grp *g = realloc(sc->g, cap * sizeof(*g));
-        if (!g)
-            return -ENOMEM;
-        sc->g = g;
-        sc->cap = cap;
-    }
-    return 0;
+    return GROW(sc->g, sc->cap, sc->n, 64);
 }
 
 /* The account's index (1-based) in the walk's table, interned. */

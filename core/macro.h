@@ -62,3 +62,24 @@ static inline int negative_errno(void)
 {
     return errno > 0 ? -errno : -EIO;
 }
+
+/* Makes room for one more element in a growable array: when n has reached *cap, doubles
+ * *cap (starting at `first`) and reallocates *v. 0, or -ENOMEM with *v and *cap as they
+ * were. Use through GROW(). */
+static inline int grow_array(void **v, size_t *cap, size_t n, size_t size, size_t first)
+{
+    size_t nc;
+    void *nv;
+
+    if (n < *cap)
+        return 0;
+    nc = *cap ? *cap * 2 : first;
+    nv = realloc(*v, nc * size);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
+#define GROW(v, cap, n, first) grow_array((void **)&(v), &(cap), (n), sizeof(*(v)), (first))

@@ -10,6 +10,7 @@
 #include "core/fileio.h"
 #include "core/internal.h"
 #include "core/log.h"
+#include "core/macro.h"
 #include "core/txn.h"
 
 void cg_txn_init(struct cg_txn *t, bool dry_run)
@@ -30,14 +31,8 @@ static struct cg_txn_entry *txn_add_at(struct cg_txn *t, enum cg_txn_kind kind, 
 {
     struct cg_txn_entry *x;
 
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 32;
-        struct cg_txn_entry *ne = realloc(t->e, nc * sizeof(*ne));
-        if (!ne)
-            return NULL;
-        t->e = ne;
-        t->cap = nc;
-    }
+    if (GROW(t->e, t->cap, t->n, 32) < 0)
+        return NULL;
     if (!t->ctx)
         t->ctx = ctx;
     x = &t->e[t->n++];

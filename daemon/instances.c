@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/macro.h"
 #include "daemon/daemon.h"
 #include "daemon/final.h"
 
@@ -62,14 +63,8 @@ static struct corrald_inst *inst_add(struct corrald_insts *s, const char *path)
 
     if (i < s->n && strcmp(s->v[i].path, path) == 0)
         return &s->v[i];
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct corrald_inst *v = realloc(s->v, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (GROW(s->v, s->cap, s->n, 64) < 0)
+        return NULL;
     memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
     s->v[i] = (struct corrald_inst){
         .wd = -1, .pass = s->pass, .seen_ns = acct_now_ns(), .path = strdup(path)};

@@ -24,6 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "core/macro.h"
 #include "daemon/daemon.h"
 
 enum {
@@ -83,14 +84,8 @@ static struct corrald_watch *find(struct corrald_watches *w, int wd)
 
 static int insert(struct corrald_watches *w, size_t i, int wd, int kind, const char *path)
 {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        struct corrald_watch *v = realloc(w->v, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        w->v = v;
-        w->cap = cap;
-    }
+    if (GROW(w->v, w->cap, w->n, 64) < 0)
+        return -ENOMEM;
     memmove(&w->v[i + 1], &w->v[i], (w->n - i) * sizeof(*w->v));
     w->v[i] = (struct corrald_watch){.wd = wd, .kind = kind, .path = strdup(path)};
     if (!w->v[i].path) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/macro.h"
 #include "policy/policy.h"
 
 int pol_diag_addv(struct pol_diags *d, const char *file, unsigned line, const char *fmt, va_list ap)
@@ -16,14 +17,8 @@ int pol_diag_addv(struct pol_diags *d, const char *file, unsigned line, const ch
         d->dropped++;
         return 0;
     }
-    if (d->n == d->cap) {
-        size_t nc = d->cap ? d->cap * 2 : 16;
-        struct pol_diag *nd = realloc(d->d, nc * sizeof(*nd));
-        if (!nd)
-            return -ENOMEM;
-        d->d = nd;
-        d->cap = nc;
-    }
+    if (GROW(d->d, d->cap, d->n, 16) < 0)
+        return -ENOMEM;
     g = &d->d[d->n++];
     snprintf(g->file, sizeof(g->file), "%s", file ? file : "");
     g->line = line;
